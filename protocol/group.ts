@@ -7,7 +7,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concat, u32, utf8 } from './bytes.js';
+import { framed } from './transcript.js';
 import type { Rng } from './random.js';
 
 export type GroupName = 'ed25519' | 'secp256k1';
@@ -78,13 +78,6 @@ function bigToBytesBE(n: bigint, length: number): Uint8Array {
   return out;
 }
 
-/** Domain-separated, length-prefixed hash input, so no two part lists collide. */
-export function framed(tag: string, parts: Uint8Array[]): Uint8Array {
-  const tagBytes = utf8(tag);
-  const pieces: Uint8Array[] = [u32(tagBytes.length), tagBytes];
-  for (const p of parts) pieces.push(u32(p.length), p);
-  return concat(...pieces);
-}
 
 interface Spec {
   name: GroupName;
@@ -140,17 +133,9 @@ function makeGroup(spec: Spec): Group {
     },
     mod: (a) => mod(a, order),
     inv: (a) => {
-      // Fermat inversion; callers never pass zero (identifiers and Lagrange denominators are
-      // differences of distinct non-zero ids).
-      let result = 1n;
-      let base = mod(a, order);
-      let e = order - 2n;
-      while (e > 0n) {
-        if (e & 1n) result = (result * base) % order;
-        base = (base * base) % order;
-        e >>= 1n;
-      }
-      return result;
+      // Callers never pass zero: identifiers and Lagrange denominators are differences of
+      // distinct non-zero ids.
+      return spec.pointCons.Fn.inv(mod(a, order)) as bigint;
     },
     randomScalar: (rng) => {
       // 64 bytes reduced mod the order: the bias is below 2^-250.

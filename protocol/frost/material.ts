@@ -1,0 +1,67 @@
+/**
+ * The key as a FROST session signs with it: tweaked by an HD path (every share and verification
+ * share moves by the same t·G, since the Lagrange coefficients sum to one) and, for BIP340,
+ * negated when the resulting key has odd y so that the x-only key is the one signed for.
+ */
+import { derivePath } from '../derive.js';
+import type { PartyId } from '../errors.js';
+import { groupByName, type Element } from '../group.js';
+import type { KeyPublic } from '../keyshare.js';
+import { hasEvenY, type FrostSuite } from './suite.js';
+
+export interface SigningMaterial {
+  readonly groupKey: Element;
+  readonly verificationShares: ReadonlyMap<bigint, Element>;
+  /** Added to every secret share before signing. */
+  readonly tweak: bigint;
+  /** −1 when every tweaked share must be negated (BIP340 odd-y key), else 1. */
+  readonly sign: 1n | -1n;
+}
+
+// Keyed by the verification-share map: one per party and epoch, shared by a share and the
+// public view taken of it, and replaced by every refresh.
+const cache = new WeakMap<object, Map<string, SigningMaterial>>();
+const CACHE_PATHS_PER_KEY = 64;
+
+/**
+ * Derives the signing material once per key, suite and path and keeps it: the group key gets a
+ * precomputed multiplication table, which makes each later signature's final check cheap.
+ */
+export function signingMaterial(
+  suite: FrostSuite,
+  key: KeyPublic,
+  path: readonly number[] = [],
+): SigningMaterial {
+  const cacheKey = `${suite.id}:${path.join('/')}`;
+  let perKey = cache.get(key.verificationShares);
+  const hit = perKey?.get(cacheKey);
+  if (hit) return hit;
+
+  const group = groupByName(key.group);
+  let groupKey = key.publicKey;
+  let tweak = 0n;
+  let shift: Element | null = null;
+  if (path.length > 0) {
+    const d = derivePath(group, key.publicKey, key.chainCode, path);
+    groupKey = d.publicKey;
+    tweak = d.tweak;
+    shift = group.base.multiplyUnsafe(tweak);
+  }
+  const sign: 1n | -1n = suite.evenY && !hasEvenY(groupKey) ? -1n : 1n;
+  const adjust = (P: Element) => {
+    const shifted = shift ? P.add(shift) : P;
+    return sign === 1n ? shifted : shifted.negate();
+  };
+  const verificationShares = new Map<bigint, Element>();
+  for (const [id, Y] of key.verificationShares as ReadonlyMap<PartyId, Element>) {
+    verificationShares.set(BigInt(id), adjust(Y));
+  }
+  groupKey = sign === 1n ? groupKey : groupKey.negate();
+  groupKey.precompute(8, false);
+  const material: SigningMaterial = { groupKey, verificationShares, tweak, sign };
+
+  if (!perKey) cache.set(key.verificationShares, (perKey = new Map()));
+  if (perKey.size >= CACHE_PATHS_PER_KEY) perKey.delete(perKey.keys().next().value!);
+  perKey.set(cacheKey, material);
+  return material;
+}

@@ -1,0 +1,167 @@
+/**
+ * FROST signing as message-driven parties: each signer broadcasts its commitment, signs once it
+ * has every other signer's, and sends its share to the coordinator, which aggregates.
+ *
+ *   round 1  broadcast  commitment (D_i, E_i)           signer -> signers, coordinator
+ *   round 2  direct     share z_i                       signer -> coordinator
+ */
+import { ProtocolError, type PartyId } from '../errors.js';
+import { COORDINATOR, MAX_PARTY_ID } from '../envelope.js';
+import { assertSameEpoch, type KeyPublic, type KeyShare } from '../keyshare.js';
+import { Machine, type Inbox, type Round } from '../machine.js';
+import { parsePath } from '../derive.js';
+import type { Rng } from '../random.js';
+import { aggregate } from './aggregate.js';
+import { signingMaterial, type SigningMaterial } from './material.js';
+import type { CommitmentMessage, FrostMessage, SignatureShareMessage } from './messages.js';
+import { commit, type NonceCommitment, type SigningNonces } from './round1.js';
+import { sign, signingContext, signingPackage } from './round2.js';
+import type { FrostSuite } from './suite.js';
+
+/** What the coordinator asks for; every signer checks it against its own share. */
+export interface SignRequest {
+  readonly suite: FrostSuite;
+  readonly sessionId: Uint8Array;
+  /** The key, by its DKG session id, and the epoch the shares must be in. */
+  readonly keySessionId: Uint8Array;
+  readonly epoch: number;
+  readonly message: Uint8Array;
+  /** The signing set: at least `threshold` distinct holders of the key. */
+  readonly signers: readonly PartyId[];
+  /** Non-hardened BIP32-style path, e.g. "m/0/7"; empty or absent for the root key. */
+  readonly path?: string;
+}
+
+export interface SignerOutput {
+  readonly share: bigint;
+}
+
+export interface AggregatorOutput {
+  readonly signature: Uint8Array;
+}
+
+function validateRequest(key: KeyPublic, request: SignRequest): { signers: PartyId[]; path: number[] } {
+  assertSameEpoch(key, request);
+  if (request.sessionId.length !== 32) {
+    throw new ProtocolError('INVALID_PARAMETERS', 'session id must be 32 bytes');
+  }
+  if (request.suite.group.name !== key.group) {
+    throw new ProtocolError('INVALID_PARAMETERS', `suite ${request.suite.id} does not fit a ${key.group} key`);
+  }
+  const signers = [...request.signers].sort((a, b) => a - b);
+  for (const [i, p] of signers.entries()) {
+    if (!Number.isInteger(p) || p < 1 || p > MAX_PARTY_ID || !key.parties.includes(p)) {
+      throw new ProtocolError('INVALID_PARAMETERS', `signer ${p} does not hold this key`);
+    }
+    if (i > 0 && signers[i - 1] === p) {
+      throw new ProtocolError('INVALID_PARAMETERS', `signer ${p} appears twice`);
+    }
+  }
+  if (signers.length < key.threshold) {
+    throw new ProtocolError(
+      'INVALID_PARAMETERS',
+      `${signers.length} signers cannot sign for a threshold of ${key.threshold}`,
+    );
+  }
+  return { signers, path: request.path ? parsePath(request.path) : [] };
+}
+
+function commitmentsOf(
+  inbox: Inbox<FrostMessage>,
+  own?: NonceCommitment,
+): NonceCommitment[] {
+  const list: NonceCommitment[] = own ? [own] : [];
+  for (const [from, messages] of inbox) {
+    const m = messages.get('commitment') as CommitmentMessage;
+    list.push({ id: BigInt(from), hiding: m.hiding, binding: m.binding });
+  }
+  return list;
+}
+
+interface SignerState {
+  readonly nonces: SigningNonces;
+  readonly secret: bigint;
+  readonly material: SigningMaterial;
+}
+
+/** A signer's side of one FROST signature. The nonces it draws sign exactly once. */
+export function createSigner(
+  share: KeyShare,
+  request: SignRequest,
+  rng: Rng,
+): Machine<SignerState, FrostMessage, SignerOutput> {
+  const { signers, path } = validateRequest(share, request);
+  if (!signers.includes(share.self)) {
+    throw new ProtocolError('INVALID_PARAMETERS', `party ${share.self} is not in the signing set`);
+  }
+  const { suite } = request;
+  const material = signingMaterial(suite, share, path);
+  const secret = suite.group.mod(material.sign * (share.secretShare.reveal() + material.tweak));
+  const nonces = commit(suite, BigInt(share.self), secret, rng);
+  const round: Round<SignerState, FrostMessage, SignerOutput> = {
+    expect: () => ({
+      from: signers.filter((p) => p !== share.self),
+      broadcast: ['commitment'],
+      direct: [],
+    }),
+    run: (state, inbox) => {
+      const pkg = signingPackage(suite, request.message, commitmentsOf(inbox, state.nonces.commitment));
+      const key = { id: BigInt(share.self), secretShare: state.secret, groupKey: state.material.groupKey };
+      const z = sign(suite, state.nonces, key, pkg);
+      return { output: { share: z }, outgoing: [{ to: COORDINATOR, message: { kind: 'share', share: z } }] };
+    },
+  };
+  return new Machine({
+    protocol: 'frost',
+    self: share.self,
+    sessionId: request.sessionId,
+    rounds: [round],
+    state: { nonces, secret, material },
+    outgoing: [
+      {
+        to: null,
+        message: { kind: 'commitment', hiding: nonces.commitment.hiding, binding: nonces.commitment.binding },
+      },
+    ],
+  });
+}
+
+interface AggregatorState {
+  readonly commitments: NonceCommitment[];
+}
+
+/** The coordinator's side: collects commitments and shares, outputs the verified signature. */
+export function createAggregator(
+  key: KeyPublic,
+  request: SignRequest,
+): Machine<AggregatorState, FrostMessage, AggregatorOutput> {
+  const { signers, path } = validateRequest(key, request);
+  const { suite } = request;
+  const material = signingMaterial(suite, key, path);
+  const rounds: Round<AggregatorState, FrostMessage, AggregatorOutput>[] = [
+    {
+      expect: () => ({ from: signers, broadcast: ['commitment'], direct: [] }),
+      run: (_state, inbox) => ({ state: { commitments: commitmentsOf(inbox) }, outgoing: [] }),
+    },
+    {
+      expect: () => ({ from: signers, broadcast: [], direct: ['share'] }),
+      run: (state, inbox) => {
+        const pkg = signingPackage(suite, request.message, state.commitments);
+        const shares = new Map<bigint, bigint>();
+        for (const [from, messages] of inbox) {
+          shares.set(BigInt(from), (messages.get('share') as SignatureShareMessage).share);
+        }
+        const signature = aggregate(suite, material, pkg, shares, signingContext(suite, material.groupKey, pkg));
+        return { output: { signature }, outgoing: [] };
+      },
+    },
+  ];
+  return new Machine({
+    protocol: 'frost',
+    self: COORDINATOR,
+    sessionId: request.sessionId,
+    rounds,
+    state: { commitments: [] },
+    outgoing: [],
+  });
+}
