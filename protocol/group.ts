@@ -5,8 +5,8 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { mulAddUnsafe } from '@noble/curves/abstract/curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
+import { _splitEndoScalar } from '@noble/curves/abstract/weierstrass.js';
 import { framed } from './transcript.js';
 import type { Rng } from './random.js';
 
@@ -79,6 +79,79 @@ function bigToBytesBE(n: bigint, length: number): Uint8Array {
 }
 
 
+/** Width-w non-adjacent form, least significant digit first: digits are 0 or odd in (-2^(w-1), 2^(w-1)). */
+function wnaf(k: bigint, w: number): Int8Array {
+  const digits = new Int8Array(258);
+  const full = 1n << BigInt(w);
+  const half = full >> 1n;
+  let i = 0;
+  while (k > 0n) {
+    if (k & 1n) {
+      let d = k & (full - 1n);
+      if (d >= half) d -= full;
+      digits[i] = Number(d);
+      k -= d;
+    }
+    k >>= 1n;
+    i++;
+  }
+  return digits.subarray(0, i);
+}
+
+/**
+ * Variable-time Σ k_i·P_i by Straus's method with interleaved wNAF: one chain of doublings
+ * shared by every point, so t points cost little more than one multiplication. For public
+ * scalars only (binding factors, challenges): its running time depends on them.
+ */
+function straus(identity: Element, points: Element[], scalars: bigint[]): Element {
+  const w = 5;
+  const nafs = scalars.map((k) => wnaf(k, w));
+  // Odd multiples P, 3P, ..., (2^(w-1) - 1)P for each point.
+  const tables = points.map((P) => {
+    const table = [P];
+    const twice = P.double();
+    for (let j = 1; j < 1 << (w - 2); j++) table.push(table[j - 1]!.add(twice));
+    return table;
+  });
+  let acc = identity;
+  const top = Math.max(...nafs.map((n) => n.length));
+  for (let bit = top - 1; bit >= 0; bit--) {
+    acc = acc.double();
+    for (let i = 0; i < nafs.length; i++) {
+      const d = nafs[i]![bit] ?? 0;
+      if (d > 0) acc = acc.add(tables[i]![(d - 1) >> 1]!);
+      else if (d < 0) acc = acc.subtract(tables[i]![(-d - 1) >> 1]!);
+    }
+  }
+  return acc;
+}
+
+/**
+ * secp256k1's GLV endomorphism ψ(x, y) = (β·x, y) acts as multiplication by λ, a cube root of
+ * unity mod n. Splitting k = k1 + k2·λ with |k1|, |k2| ≈ 2^128 halves the doubling chain of a
+ * multi-scalar multiplication. β and the reduced lattice basis are the curve's published values.
+ */
+const SECP256K1_BETA = 0x7ae96a2b657c07106e64479eac3434e99cf0497512f58995c1396c28719501een;
+const SECP256K1_BASIS: [[bigint, bigint], [bigint, bigint]] = [
+  [0x3086d221a7d46bcde86c90e49284eb15n, -0xe4437ed6010e88286f547fa90abfe4c3n],
+  [0x114ca50f7a8e2f3f657c1108d9d44cfd8n, 0x3086d221a7d46bcde86c90e49284eb15n],
+];
+
+function secp256k1Split(points: Element[], scalars: bigint[]): [Element[], bigint[]] {
+  const Point = secp256k1.Point;
+  const { p, n } = { p: Point.Fp.ORDER, n: Point.Fn.ORDER };
+  const outPoints: Element[] = [];
+  const outScalars: bigint[] = [];
+  for (const [i, P] of points.entries()) {
+    const { k1neg, k1, k2neg, k2 } = _splitEndoScalar(scalars[i]!, SECP256K1_BASIS, n);
+    const q = P as unknown as { X: bigint; Y: bigint; Z: bigint };
+    const psi = new Point((q.X * SECP256K1_BETA) % p, q.Y, q.Z) as unknown as Element;
+    outPoints.push(k1neg ? P.negate() : P, k2neg ? psi.negate() : psi);
+    outScalars.push(k1, k2);
+  }
+  return [outPoints, outScalars];
+}
+
 interface Spec {
   name: GroupName;
   order: bigint;
@@ -87,6 +160,8 @@ interface Spec {
   base: Element;
   identity: Element;
   fromBytes(bytes: Uint8Array): Element;
+  /** Rewrites a multi-scalar product into an equivalent one with shorter scalars, if the curve can. */
+  split?: (points: Element[], scalars: bigint[]) => [Element[], bigint[]];
   /** Whether a decoded point is in the prime-order subgroup. */
   torsionFree(p: Element): boolean;
   /** noble's point constructor, which its multi-scalar routine takes; typed loosely on purpose. */
@@ -129,7 +204,9 @@ function makeGroup(spec: Spec): Group {
     mulBase: (a) => spec.base.multiply(mod(a, order)),
     msm: (points, scalars) => {
       if (points.length === 1) return points[0]!.multiplyUnsafe(mod(scalars[0]!, order));
-      return mulAddUnsafe(spec.pointCons, points as never[], scalars.map((s) => mod(s, order)));
+      const reduced = scalars.map((s) => mod(s, order));
+      if (spec.split) return straus(spec.identity, ...spec.split(points, reduced));
+      return straus(spec.identity, points, reduced);
     },
     mod: (a) => mod(a, order),
     inv: (a) => {
@@ -174,6 +251,7 @@ export const secp256k1Group: Group = makeGroup({
     if (b[0] !== 0x02 && b[0] !== 0x03) throw new Error('not compressed');
     return secp256k1.Point.fromBytes(b) as unknown as Element;
   },
+  split: secp256k1Split,
   // secp256k1 has cofactor 1: every point on the curve is in the prime-order group.
   torsionFree: () => true,
   pointCons: secp256k1.Point,

@@ -66,19 +66,22 @@ export function bindingFactors(suite: FrostSuite, groupKey: Element, pkg: Signin
   return bindingFactorInputs(suite, groupKey, pkg).map((input) => suite.H1(input));
 }
 
-/** RFC 9591 Section 4.5: R = Σ D_i + ρ_i·E_i, one multi-scalar multiplication. */
+/**
+ * RFC 9591 Section 4.5: R = Σ D_i + ρ_i·E_i. The hiding commitments are only added; the binding
+ * ones go through one multi-scalar multiplication, which shares its doublings across signers.
+ */
 export function groupCommitment(
   suite: FrostSuite,
   pkg: SigningPackage,
   rhos: readonly bigint[],
 ): Element {
-  const points: Element[] = [];
-  const scalars: bigint[] = [];
-  for (const [i, c] of pkg.commitments.entries()) {
-    points.push(c.hiding, c.binding);
-    scalars.push(1n, rhos[i]!);
-  }
-  return suite.group.msm(points, scalars);
+  let hiding = suite.group.identity;
+  for (const c of pkg.commitments) hiding = hiding.add(c.hiding);
+  const binding = suite.group.msm(
+    pkg.commitments.map((c) => c.binding),
+    [...rhos],
+  );
+  return hiding.add(binding);
 }
 
 /** The values every participant derives from a signing package. */

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/** `mpc-kms`: the command-line entry point. */
+import { demoCommand } from './demo.js';
+import { vectorsCommand } from './vectors.js';
+
+const USAGE = `usage: mpc-kms <command>
+
+commands:
+  demo                  in-process 2-of-3 DKG, FROST signatures, derivation and refresh, verified
+  vectors frost FILE    replay an RFC 9591 test-vector file and compare every value byte for byte
+`;
+
+function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(line + '\n');
+  switch (command) {
+    case 'demo':
+      return demoCommand(out);
+    case 'vectors':
+      return vectorsCommand(rest, out);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`mpc-kms: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));
