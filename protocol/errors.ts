@@ -31,7 +31,9 @@ export type ProtocolErrorCode =
   /** Shares of different epochs, keys or groups were combined. */
   | 'EPOCH_MISMATCH'
   /** Parameters that no honest run could have: threshold out of range, duplicate ids, etc. */
-  | 'INVALID_PARAMETERS';
+  | 'INVALID_PARAMETERS'
+  /** A failure inside a round that no check above anticipated: a bug, reported typed. */
+  | 'INTERNAL';
 
 /** A typed protocol failure; `blame` lists the parties whose input caused it (empty when local). */
 export class ProtocolError extends Error {

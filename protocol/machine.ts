@@ -43,6 +43,23 @@ export interface Step<M, O> {
 /** Bound on buffered early messages, so a peer cannot make a party hold unbounded memory. */
 const MAX_BUFFERED = 4096;
 
+/**
+ * Runs a round so that nothing but a ProtocolError leaves it: a peer's input must never surface
+ * as an untyped exception (or crash the process) even if a check was missed.
+ */
+function runRound<S, M extends { kind: string }, O>(
+  round: Round<S, M, O>,
+  state: S,
+  inbox: Inbox<M>,
+): RoundResult<S, M, O> {
+  try {
+    return round.run(state, inbox);
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err;
+    throw new ProtocolError('INTERNAL', `round failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+  }
+}
+
 export class Machine<S, M extends { kind: string }, O> {
   readonly protocol: ProtocolName;
   readonly self: PartyId;
@@ -149,7 +166,7 @@ export class Machine<S, M extends { kind: string }, O> {
 
     const inbox = this.#inbox;
     this.#inbox = new Map();
-    const result = round.run(state, inbox);
+    const result = runRound(round, state, inbox);
     this.#roundIndex++;
     const outgoing = this.#wrap(result.outgoing, this.round);
     if ('output' in result) {
