@@ -46,11 +46,23 @@ for (const scheme of schemes) {
   for (const { threshold, parties } of shapes) {
     const ids = Array.from({ length: parties }, (_, i) => i + 1);
     const emit = (phase: string, runs: number, m: { median: number; p95: number }) => {
-      const line: Line = { scheme, phase, parties, threshold, runs, median_ms: round(m.median), p95_ms: round(m.p95) };
+      const line: Line = {
+        scheme,
+        phase,
+        parties,
+        threshold,
+        runs,
+        median_ms: round(m.median),
+        p95_ms: round(m.p95),
+      };
       console.log(JSON.stringify(line));
     };
     const dkgRuns = 20;
-    emit('dkg', dkgRuns, measure(dkgRuns, 3, () => runDkg(suite.group, ids, threshold, { rng })));
+    emit(
+      'dkg',
+      dkgRuns,
+      measure(dkgRuns, 3, () => runDkg(suite.group, ids, threshold, { rng })),
+    );
     const shares = runDkg(suite.group, ids, threshold, { rng });
     const message = rng(32);
     const signers = ids.slice(0, threshold);

@@ -47,7 +47,12 @@ export function demoCommand(out: (line: string) => void): number {
     out(`    public key  ${toHex(published(scheme, first.publicKey))}`);
     out(`    chain code  ${toHex(first.chainCode)}`);
 
-    const signAndCheck = (label: string, keyShares: KeyShare[], signers: number[], path?: string) => {
+    const signAndCheck = (
+      label: string,
+      keyShares: KeyShare[],
+      signers: number[],
+      path?: string,
+    ) => {
       const [signature, time] = timed(() =>
         runSign(keyShares, { suite, message, signers, ...(path ? { path } : {}) }, { rng }),
       );
@@ -64,7 +69,9 @@ export function demoCommand(out: (line: string) => void): number {
     signAndCheck('sign under m/0/7', shares, [2, 3], 'm/0/7');
     const [refreshed, refreshTime] = timed(() => runRefresh(shares, { rng }));
     const same = refreshed[0]!.publicKey.equals(first.publicKey);
-    out(`  refresh to epoch ${refreshed[0]!.epoch}   ${refreshTime}   public key ${same ? 'unchanged' : 'CHANGED'}`);
+    out(
+      `  refresh to epoch ${refreshed[0]!.epoch}   ${refreshTime}   public key ${same ? 'unchanged' : 'CHANGED'}`,
+    );
     if (!same) failures++;
     signAndCheck('sign after refresh', refreshed, [1, 2]);
     out('');

@@ -147,13 +147,41 @@ export function runFrostVectors(file: unknown): { suite: string; checks: VectorC
     const id = identifier(o.identifier, suite, `${where}.identifier`);
     const share = shares.get(id);
     if (share === undefined) throw new VectorFileError(`${where}: no share for identifier ${id}`);
-    const hiding = nonceGenerate(suite, share, hex(o.hiding_nonce_randomness, `${where}.hiding_nonce_randomness`));
-    const binding = nonceGenerate(suite, share, hex(o.binding_nonce_randomness, `${where}.binding_nonce_randomness`));
-    compare('hiding_nonce', hex(o.hiding_nonce, `${where}.hiding_nonce`), group.encodeScalar(hiding), id);
-    compare('binding_nonce', hex(o.binding_nonce, `${where}.binding_nonce`), group.encodeScalar(binding), id);
+    const hiding = nonceGenerate(
+      suite,
+      share,
+      hex(o.hiding_nonce_randomness, `${where}.hiding_nonce_randomness`),
+    );
+    const binding = nonceGenerate(
+      suite,
+      share,
+      hex(o.binding_nonce_randomness, `${where}.binding_nonce_randomness`),
+    );
+    compare(
+      'hiding_nonce',
+      hex(o.hiding_nonce, `${where}.hiding_nonce`),
+      group.encodeScalar(hiding),
+      id,
+    );
+    compare(
+      'binding_nonce',
+      hex(o.binding_nonce, `${where}.binding_nonce`),
+      group.encodeScalar(binding),
+      id,
+    );
     const n = new SigningNonces(suite, id, hiding, binding);
-    compare('hiding_nonce_commitment', hex(o.hiding_nonce_commitment, `${where}.hiding_nonce_commitment`), suite.encodeElement(n.commitment.hiding), id);
-    compare('binding_nonce_commitment', hex(o.binding_nonce_commitment, `${where}.binding_nonce_commitment`), suite.encodeElement(n.commitment.binding), id);
+    compare(
+      'hiding_nonce_commitment',
+      hex(o.hiding_nonce_commitment, `${where}.hiding_nonce_commitment`),
+      suite.encodeElement(n.commitment.hiding),
+      id,
+    );
+    compare(
+      'binding_nonce_commitment',
+      hex(o.binding_nonce_commitment, `${where}.binding_nonce_commitment`),
+      suite.encodeElement(n.commitment.binding),
+      id,
+    );
     nonces.set(id, n);
     expectedBinding.set(id, {
       input: hex(o.binding_factor_input, `${where}.binding_factor_input`),
@@ -213,7 +241,12 @@ export function vectorsCommand(args: string[], out: (line: string) => void): num
   const failed = result.checks.filter((c) => !c.ok).length;
   out(
     JSON.stringify({
-      summary: { suite: result.suite, checks: result.checks.length, passed: result.checks.length - failed, failed },
+      summary: {
+        suite: result.suite,
+        checks: result.checks.length,
+        passed: result.checks.length - failed,
+        failed,
+      },
     }),
   );
   return failed === 0 ? 0 : 1;

@@ -4,7 +4,12 @@
  */
 import { createDkg, createRefresh, dkgCodec, type DkgMessage } from './dkg/index.js';
 import type { PartyId } from './errors.js';
-import { createAggregator, createSigner, type AggregatorOutput, type SignRequest } from './frost/session.js';
+import {
+  createAggregator,
+  createSigner,
+  type AggregatorOutput,
+  type SignRequest,
+} from './frost/session.js';
 import { frostCodec, type FrostMessage } from './frost/messages.js';
 import { groupByName, type Group } from './group.js';
 import { keyPublic, type KeyShare } from './keyshare.js';
@@ -30,12 +35,19 @@ export function runDkg(
   const machines = parties.map((self) =>
     createDkg({ group, sessionId, self, parties, threshold }, options.rng),
   );
-  const outputs = runLocal(dkgCodec(group, 'dkg', threshold, parties.length), machines, options.fault);
+  const outputs = runLocal(
+    dkgCodec(group, 'dkg', threshold, parties.length),
+    machines,
+    options.fault,
+  );
   return [...parties].sort((a, b) => a - b).map((p) => outputs.get(p) as KeyShare);
 }
 
 /** Refreshes every share of one key; returns the new shares (epoch + 1), in party order. */
-export function runRefresh(shares: readonly KeyShare[], options: LocalOptions<DkgMessage>): KeyShare[] {
+export function runRefresh(
+  shares: readonly KeyShare[],
+  options: LocalOptions<DkgMessage>,
+): KeyShare[] {
   const first = shares[0]!;
   const group = groupByName(first.group);
   const sessionId = options.sessionId ?? options.rng(32);

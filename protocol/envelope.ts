@@ -64,7 +64,8 @@ export function decodeEnvelope<M extends { kind: string }>(
   const from = (bytes[36]! << 8) | bytes[37]!;
   const r = new Reader(bytes, from);
   if (r.u8('version') !== ENVELOPE_VERSION) r.fail('unknown envelope version');
-  if (r.u8('protocol') !== PROTOCOL_CODES[codec.protocol]) r.fail(`not a ${codec.protocol} message`);
+  if (r.u8('protocol') !== PROTOCOL_CODES[codec.protocol])
+    r.fail(`not a ${codec.protocol} message`);
   const round = r.u8('round');
   const kindCode = r.u8('kind');
   const kind = (Object.keys(codec.kinds) as M['kind'][]).find((k) => codec.kinds[k] === kindCode);

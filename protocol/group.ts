@@ -78,7 +78,6 @@ function bigToBytesBE(n: bigint, length: number): Uint8Array {
   return out;
 }
 
-
 /** Width-w non-adjacent form, least significant digit first: digits are 0 or odd in (-2^(w-1), 2^(w-1)). */
 function wnaf(k: bigint, w: number): Int8Array {
   const digits = new Int8Array(258);

@@ -33,9 +33,26 @@ export interface KeyShare extends KeyPublic {
 
 /** The public part of a share, as handed to an aggregator. */
 export function keyPublic(share: KeyShare): KeyPublic {
-  const { group, keySessionId, parties, threshold, epoch, publicKey, verificationShares, chainCode } =
-    share;
-  return { group, keySessionId, parties, threshold, epoch, publicKey, verificationShares, chainCode };
+  const {
+    group,
+    keySessionId,
+    parties,
+    threshold,
+    epoch,
+    publicKey,
+    verificationShares,
+    chainCode,
+  } = share;
+  return {
+    group,
+    keySessionId,
+    parties,
+    threshold,
+    epoch,
+    publicKey,
+    verificationShares,
+    chainCode,
+  };
 }
 
 /** The public part of a key share, safe to log or send. */

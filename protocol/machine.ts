@@ -56,7 +56,10 @@ function runRound<S, M extends { kind: string }, O>(
     return round.run(state, inbox);
   } catch (err) {
     if (err instanceof ProtocolError) throw err;
-    throw new ProtocolError('INTERNAL', `round failed: ${err instanceof Error ? err.message : 'unknown error'}`);
+    throw new ProtocolError(
+      'INTERNAL',
+      `round failed: ${err instanceof Error ? err.message : 'unknown error'}`,
+    );
   }
 }
 
@@ -123,7 +126,12 @@ export class Machine<S, M extends { kind: string }, O> {
       throw new ProtocolError('REPLAYED_MESSAGE', `round ${env.round} message replayed`, from);
     }
     if (env.round > this.round) {
-      if (this.#early.some((e) => e.from === env.from && e.round === env.round && e.message.kind === env.message.kind)) {
+      if (
+        this.#early.some(
+          (e) =>
+            e.from === env.from && e.round === env.round && e.message.kind === env.message.kind,
+        )
+      ) {
         throw new ProtocolError('REPLAYED_MESSAGE', 'duplicate message for a later round', from);
       }
       if (this.#early.length >= MAX_BUFFERED) {
@@ -142,11 +150,19 @@ export class Machine<S, M extends { kind: string }, O> {
     const from = [env.from];
     const kind = env.message.kind as M['kind'];
     if (!expect.from.includes(env.from)) {
-      throw new ProtocolError('UNEXPECTED_MESSAGE', `party ${env.from} is not a sender in this round`, from);
+      throw new ProtocolError(
+        'UNEXPECTED_MESSAGE',
+        `party ${env.from} is not a sender in this round`,
+        from,
+      );
     }
     const isBroadcast = expect.broadcast.includes(kind);
     if (!isBroadcast && !expect.direct.includes(kind)) {
-      throw new ProtocolError('UNEXPECTED_MESSAGE', `unexpected ${kind} in round ${env.round}`, from);
+      throw new ProtocolError(
+        'UNEXPECTED_MESSAGE',
+        `unexpected ${kind} in round ${env.round}`,
+        from,
+      );
     }
     if (isBroadcast !== (env.to === null)) {
       throw new ProtocolError('UNEXPECTED_MESSAGE', `${kind} sent on the wrong channel`, from);

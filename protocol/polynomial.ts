@@ -45,7 +45,8 @@ export function evaluateCommitment(group: Group, commitments: Element[], x: bigi
 /** Element-wise sum of several parties' commitment vectors (all of the same length). */
 export function sumCommitments(vectors: Element[][]): Element[] {
   const out = [...vectors[0]!];
-  for (const v of vectors.slice(1)) for (let k = 0; k < out.length; k++) out[k] = out[k]!.add(v[k]!);
+  for (const v of vectors.slice(1))
+    for (let k = 0; k < out.length; k++) out[k] = out[k]!.add(v[k]!);
   return out;
 }
 
@@ -59,7 +60,8 @@ export function lagrangeCoefficient(group: Group, ids: readonly bigint[], i: big
   let found = false;
   for (const j of ids) {
     if (j === i) {
-      if (found) throw new ProtocolError('INVALID_PARAMETERS', 'duplicate identifier in signer set');
+      if (found)
+        throw new ProtocolError('INVALID_PARAMETERS', 'duplicate identifier in signer set');
       found = true;
       continue;
     }

@@ -33,12 +33,7 @@ function rounds(): Round<DkgState, DkgMessage, KeyShare>[] {
   ];
 }
 
-function create(
-  mode: DkgMode,
-  params: DkgParams,
-  previous: KeyShare | null,
-  rng: Rng,
-): DkgMachine {
+function create(mode: DkgMode, params: DkgParams, previous: KeyShare | null, rng: Rng): DkgMachine {
   const parties = validateParams(params);
   const context = sessionContext(
     mode,

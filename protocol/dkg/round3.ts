@@ -38,7 +38,9 @@ function findEquivocators(state: AwaitingShares, echoes: Map<PartyId, EchoMessag
 
 /** The polynomial commitments with the constant term made explicit (zero for a refresh). */
 function fullCommitments(state: AwaitingShares, m: CommitMessage): Element[] {
-  return state.mode === 'dkg' ? [...m.commitments] : [state.params.group.identity, ...m.commitments];
+  return state.mode === 'dkg'
+    ? [...m.commitments]
+    : [state.params.group.identity, ...m.commitments];
 }
 
 export function round3(
@@ -103,8 +105,10 @@ export function round3(
   if (state.mode === 'dkg') {
     secret = sum;
     publicKey = joint[0]!;
-    if (publicKey.is0()) throw new ProtocolError('INVALID_SHARE', 'joint public key is the identity');
-    for (const p of state.parties) verificationShares.set(p, evaluateCommitment(group, joint, BigInt(p)));
+    if (publicKey.is0())
+      throw new ProtocolError('INVALID_SHARE', 'joint public key is the identity');
+    for (const p of state.parties)
+      verificationShares.set(p, evaluateCommitment(group, joint, BigInt(p)));
   } else {
     const previous = state.previous!;
     secret = group.mod(previous.secretShare.reveal() + sum);

@@ -40,7 +40,13 @@ export function verifySignatureShare(
 }
 
 /** Checks a finished signature (R, z) against the group key: z·G = R + c·PK. */
-function verifiesAsSignature(suite: FrostSuite, pub: GroupPublic, R: Element, ctx: SigningContext, z: bigint) {
+function verifiesAsSignature(
+  suite: FrostSuite,
+  pub: GroupPublic,
+  R: Element,
+  ctx: SigningContext,
+  z: bigint,
+) {
   const { group } = suite;
   const lhs = group.base.multiplyUnsafe(z);
   return lhs.equals(R.add(pub.groupKey.multiplyUnsafe(ctx.challenge)));

@@ -62,7 +62,11 @@ export function bindingFactorInputs(
 }
 
 /** Binding factors ρ_i, in commitment-list order. */
-export function bindingFactors(suite: FrostSuite, groupKey: Element, pkg: SigningPackage): bigint[] {
+export function bindingFactors(
+  suite: FrostSuite,
+  groupKey: Element,
+  pkg: SigningPackage,
+): bigint[] {
   return bindingFactorInputs(suite, groupKey, pkg).map((input) => suite.H1(input));
 }
 

@@ -40,13 +40,19 @@ export interface AggregatorOutput {
   readonly signature: Uint8Array;
 }
 
-function validateRequest(key: KeyPublic, request: SignRequest): { signers: PartyId[]; path: number[] } {
+function validateRequest(
+  key: KeyPublic,
+  request: SignRequest,
+): { signers: PartyId[]; path: number[] } {
   assertSameEpoch(key, request);
   if (request.sessionId.length !== 32) {
     throw new ProtocolError('INVALID_PARAMETERS', 'session id must be 32 bytes');
   }
   if (request.suite.group.name !== key.group) {
-    throw new ProtocolError('INVALID_PARAMETERS', `suite ${request.suite.id} does not fit a ${key.group} key`);
+    throw new ProtocolError(
+      'INVALID_PARAMETERS',
+      `suite ${request.suite.id} does not fit a ${key.group} key`,
+    );
   }
   const signers = [...request.signers].sort((a, b) => a - b);
   for (const [i, p] of signers.entries()) {
@@ -66,10 +72,7 @@ function validateRequest(key: KeyPublic, request: SignRequest): { signers: Party
   return { signers, path: request.path ? parsePath(request.path) : [] };
 }
 
-function commitmentsOf(
-  inbox: Inbox<FrostMessage>,
-  own?: NonceCommitment,
-): NonceCommitment[] {
+function commitmentsOf(inbox: Inbox<FrostMessage>, own?: NonceCommitment): NonceCommitment[] {
   const list: NonceCommitment[] = own ? [own] : [];
   for (const [from, messages] of inbox) {
     const m = messages.get('commitment') as CommitmentMessage;
@@ -105,10 +108,21 @@ export function createSigner(
       direct: [],
     }),
     run: (state, inbox) => {
-      const pkg = signingPackage(suite, request.message, commitmentsOf(inbox, state.nonces.commitment));
-      const key = { id: BigInt(share.self), secretShare: state.secret, groupKey: state.material.groupKey };
+      const pkg = signingPackage(
+        suite,
+        request.message,
+        commitmentsOf(inbox, state.nonces.commitment),
+      );
+      const key = {
+        id: BigInt(share.self),
+        secretShare: state.secret,
+        groupKey: state.material.groupKey,
+      };
       const z = sign(suite, state.nonces, key, pkg);
-      return { output: { share: z }, outgoing: [{ to: COORDINATOR, message: { kind: 'share', share: z } }] };
+      return {
+        output: { share: z },
+        outgoing: [{ to: COORDINATOR, message: { kind: 'share', share: z } }],
+      };
     },
   };
   return new Machine({
@@ -120,7 +134,11 @@ export function createSigner(
     outgoing: [
       {
         to: null,
-        message: { kind: 'commitment', hiding: nonces.commitment.hiding, binding: nonces.commitment.binding },
+        message: {
+          kind: 'commitment',
+          hiding: nonces.commitment.hiding,
+          binding: nonces.commitment.binding,
+        },
       },
     ],
   });
@@ -151,7 +169,13 @@ export function createAggregator(
         for (const [from, messages] of inbox) {
           shares.set(BigInt(from), (messages.get('share') as SignatureShareMessage).share);
         }
-        const signature = aggregate(suite, material, pkg, shares, signingContext(suite, material.groupKey, pkg));
+        const signature = aggregate(
+          suite,
+          material,
+          pkg,
+          shares,
+          signingContext(suite, material.groupKey, pkg),
+        );
         return { output: { signature }, outgoing: [] };
       },
     },

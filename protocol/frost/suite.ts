@@ -90,8 +90,7 @@ function secp256k1Suites(ctx: SuiteId, bip340: boolean): FrostSuite {
           group.mod(
             bytesToBigBE(schnorr.utils.taggedHash('BIP0340/challenge', xOnly(R), xOnly(PK), msg)),
           )
-      : (R, PK, msg) =>
-          secp256k1HashToScalar(ctx + 'chal', concat(R.toBytes(), PK.toBytes(), msg)),
+      : (R, PK, msg) => secp256k1HashToScalar(ctx + 'chal', concat(R.toBytes(), PK.toBytes(), msg)),
     encodeSignature: bip340
       ? (R, z) => concat(xOnly(R), group.encodeScalar(z))
       : (R, z) => concat(R.toBytes(), group.encodeScalar(z)),
