@@ -22,6 +22,8 @@ export interface LocalOptions<M> {
   /** 32-byte session id; drawn from `rng` when absent. */
   sessionId?: Uint8Array;
   fault?: FaultRule<M>;
+  /** Parties the fault rule makes misbehave: their own verdicts are not reported. */
+  faulty?: (party: PartyId) => boolean;
 }
 
 /** Runs a t-of-n DKG among `parties` and returns every party's share, in party order. */
@@ -39,6 +41,7 @@ export function runDkg(
     dkgCodec(group, 'dkg', threshold, parties.length),
     machines,
     options.fault,
+    options.faulty,
   );
   return [...parties].sort((a, b) => a - b).map((p) => outputs.get(p) as KeyShare);
 }
@@ -53,7 +56,7 @@ export function runRefresh(
   const sessionId = options.sessionId ?? options.rng(32);
   const machines = shares.map((s) => createRefresh(s, sessionId, options.rng));
   const codec = dkgCodec(group, 'refresh', first.threshold, first.parties.length);
-  const outputs = runLocal(codec, machines, options.fault);
+  const outputs = runLocal(codec, machines, options.fault, options.faulty);
   return [...first.parties].map((p) => outputs.get(p) as KeyShare);
 }
 
@@ -76,6 +79,6 @@ export function runSign(
     ...signers.map((s) => createSigner(s, full, options.rng)),
     createAggregator(key, full),
   ];
-  const outputs = runLocal(frostCodec(full.suite.group), machines, options.fault);
+  const outputs = runLocal(frostCodec(full.suite.group), machines, options.fault, options.faulty);
   return (outputs.get(COORDINATOR) as AggregatorOutput).signature;
 }

@@ -75,7 +75,7 @@ export function decodeEnvelope<M extends { kind: string }>(
   const sessionId = Uint8Array.from(r.fixed(32, 'sessionId'));
   r.u16('from');
   const toWire = r.u16('to');
-  if (from === 0 || from > MAX_PARTY_ID) r.fail(`sender id ${from} out of range`);
+  if (from > MAX_PARTY_ID) r.fail(`sender id ${from} out of range`);
   const message = codec.decode(kind, r);
   r.end();
   return {

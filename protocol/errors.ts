@@ -14,6 +14,8 @@ export type ProtocolErrorCode =
   | 'UNEXPECTED_MESSAGE'
   /** A second message for a round already answered by that party, or one from an earlier round. */
   | 'REPLAYED_MESSAGE'
+  /** A ceremony stalled: these parties never sent a message it needs. */
+  | 'MISSING_MESSAGE'
   /** A party sent different broadcasts to different peers (caught by the echo round). */
   | 'EQUIVOCATION'
   /** A Schnorr proof of knowledge of a constant term does not verify. */

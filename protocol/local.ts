@@ -5,7 +5,7 @@
  * make one party misbehave and check who is blamed.
  */
 import { decodeEnvelope, encodeEnvelope, type BodyCodec, type Envelope } from './envelope.js';
-import type { PartyId } from './errors.js';
+import { ProtocolError, type PartyId } from './errors.js';
 import type { Machine } from './machine.js';
 
 /** Rewrites the bytes of one message on its way from `env.from` to `to`; [] drops it. */
@@ -14,11 +14,15 @@ export type FaultRule<M> = (bytes: Uint8Array, env: Envelope<M>, to: PartyId) =>
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- routing ignores state and output types
 type AnyMachine<M extends { kind: string }> = Machine<any, M, any>;
 
-/** Runs until every party has an output; returns the outputs by party. Throws the first error. */
+/**
+ * Runs until every party has an output; returns the outputs by party. Throws the first error, or
+ * MISSING_MESSAGE naming the silent parties when the ceremony stalls.
+ */
 export function runLocal<M extends { kind: string }>(
   codec: BodyCodec<M>,
   parties: readonly AnyMachine<M>[],
   fault?: FaultRule<M>,
+  faulty: (party: PartyId) => boolean = () => false,
 ): Map<PartyId, unknown> {
   const byId = new Map(parties.map((m) => [m.self, m]));
   const queue: { to: PartyId; bytes: Uint8Array }[] = [];
@@ -31,14 +35,26 @@ export function runLocal<M extends { kind: string }>(
       }
     }
   };
-  for (const m of parties) send(m.start());
+  // A party the fault rule makes misbehave is dishonest: what its own machine concludes means
+  // nothing, so its errors stop it rather than end the run.
+  const aborted = new Set<PartyId>();
+  for (const m of parties) send(m.start().outgoing);
   while (queue.length > 0) {
     const { to, bytes } = queue.shift()!;
     const machine = byId.get(to);
-    if (!machine) continue;
-    send(machine.deliver(decodeEnvelope(codec, bytes)).outgoing);
+    if (!machine || aborted.has(to)) continue;
+    try {
+      send(machine.deliver(decodeEnvelope(codec, bytes)).outgoing);
+    } catch (err) {
+      if (!faulty(to)) throw err;
+      aborted.add(to);
+    }
+  }
+  const silent = parties.filter((m) => !aborted.has(m.self)).flatMap((m) => m.waitingFor());
+  if (silent.length > 0) {
+    throw new ProtocolError('MISSING_MESSAGE', 'ceremony stalled waiting for messages', silent);
   }
   const outputs = new Map<PartyId, unknown>();
-  for (const m of parties) if (m.done) outputs.set(m.self, m.output);
+  for (const m of parties) if (!aborted.has(m.self)) outputs.set(m.self, m.output);
   return outputs;
 }

@@ -92,9 +92,15 @@ export class Machine<S, M extends { kind: string }, O> {
     this.#initial = options.outgoing;
   }
 
-  /** The messages the party sends before it has received anything (round 1). */
-  start(): Envelope<M>[] {
-    return this.#wrap(this.#initial, 1);
+  /**
+   * The messages the party sends before it has received anything (round 1). A party with
+   * nothing to receive in its first rounds runs them at once, so it may already be done.
+   */
+  start(): Step<M, O> {
+    const outgoing = this.#wrap(this.#initial, 1);
+    const step = this.#advance();
+    outgoing.push(...step.outgoing);
+    return step.output === undefined ? { outgoing } : { outgoing, output: step.output };
   }
 
   get done(): boolean {
@@ -110,6 +116,17 @@ export class Machine<S, M extends { kind: string }, O> {
     return this.#roundIndex + 1;
   }
 
+  /**
+   * The senders from whom a message of the current round is still missing. A transport that
+   * gives up waiting (a timeout lives there, not here) blames these parties.
+   */
+  waitingFor(): PartyId[] {
+    if (this.#done) return [];
+    const expect = this.#rounds[this.#roundIndex]!.expect(this.#state as S);
+    const perSender = expect.broadcast.length + expect.direct.length;
+    return expect.from.filter((p) => (this.#inbox.get(p)?.size ?? 0) < perSender);
+  }
+
   /** Takes one decoded envelope; returns what to send and, at the end, the output. */
   deliver(env: Envelope<M>): Step<M, O> {
     const from = [env.from];
@@ -119,19 +136,17 @@ export class Machine<S, M extends { kind: string }, O> {
     if (env.to !== null && env.to !== this.self) {
       throw new ProtocolError('UNEXPECTED_MESSAGE', `message addressed to ${env.to}`, from);
     }
-    if (this.#done || env.round > this.#rounds.length) {
-      throw new ProtocolError('UNEXPECTED_MESSAGE', `no round ${env.round} to receive`, from);
-    }
     if (env.round < this.round) {
       throw new ProtocolError('REPLAYED_MESSAGE', `round ${env.round} message replayed`, from);
     }
+    if (this.#done || env.round > this.#rounds.length) {
+      throw new ProtocolError('UNEXPECTED_MESSAGE', `no round ${env.round} to receive`, from);
+    }
     if (env.round > this.round) {
-      if (
-        this.#early.some(
-          (e) =>
-            e.from === env.from && e.round === env.round && e.message.kind === env.message.kind,
-        )
-      ) {
+      const duplicate = this.#early.some(
+        (e) => e.from === env.from && e.round === env.round && e.message.kind === env.message.kind,
+      );
+      if (duplicate) {
         throw new ProtocolError('REPLAYED_MESSAGE', 'duplicate message for a later round', from);
       }
       if (this.#early.length >= MAX_BUFFERED) {
@@ -173,31 +188,48 @@ export class Machine<S, M extends { kind: string }, O> {
       throw new ProtocolError('REPLAYED_MESSAGE', `second ${kind} from ${env.from}`, from);
     }
     bySender.set(kind, env.message);
+    if (this.waitingFor().length > 0) return { outgoing: [] };
+    return this.#complete();
+  }
 
-    const perSender = expect.broadcast.length + expect.direct.length;
-    const complete =
-      this.#inbox.size === expect.from.length &&
-      [...this.#inbox.values()].every((m) => m.size === perSender);
-    if (!complete) return { outgoing: [] };
-
+  /** Runs the current round on its complete inbox, then any rounds that need no input. */
+  #complete(): Step<M, O> {
     const inbox = this.#inbox;
     this.#inbox = new Map();
-    const result = runRound(round, state, inbox);
+    const result = runRound(this.#rounds[this.#roundIndex]!, this.#state as S, inbox);
     this.#roundIndex++;
     const outgoing = this.#wrap(result.outgoing, this.round);
     if ('output' in result) {
       this.#state = undefined;
       this.#output = result.output;
       this.#done = true;
+      this.#early = [];
       return { outgoing, output: result.output };
     }
     this.#state = result.state;
-    // Messages that arrived early for the round now open are processed in arrival order.
+    const step = this.#advance();
+    outgoing.push(...step.outgoing);
+    return step.output === undefined ? { outgoing } : { outgoing, output: step.output };
+  }
+
+  /**
+   * Moves past rounds that expect nobody, then replays messages that arrived early for the
+   * round now open, in arrival order.
+   */
+  #advance(): Step<M, O> {
+    if (this.#done) return { outgoing: [] };
+    if (this.#roundIndex >= this.#rounds.length) {
+      throw new ProtocolError('INTERNAL', 'protocol ran out of rounds without an output');
+    }
+    if (this.waitingFor().length === 0) return this.#complete();
     const early = this.#early.filter((e) => e.round === this.round);
     this.#early = this.#early.filter((e) => e.round !== this.round);
+    const outgoing: Envelope<M>[] = [];
     let output: O | undefined;
     for (const e of early) {
-      const step = this.#accept(e);
+      // Through `deliver`, so that a message left over once its round has closed is judged
+      // against the round now open.
+      const step = this.deliver(e);
       outgoing.push(...step.outgoing);
       if (step.output !== undefined) output = step.output;
     }

@@ -47,7 +47,10 @@ function assertConsistent(group: Group, shares: readonly KeyShare[], parties: nu
     assert.ok(!s.publicKey.is0());
     assert.equal(s.chainCode.length, 32);
     assert.equal(toHex(s.chainCode), toHex(first.chainCode));
-    assert.deepEqual([...s.verificationShares.keys()].sort((a, b) => a - b), sorted);
+    assert.deepEqual(
+      [...s.verificationShares.keys()].sort((a, b) => a - b),
+      sorted,
+    );
     for (const p of sorted) {
       assert.ok(
         s.verificationShares.get(p)!.equals(first.verificationShares.get(p)!),
@@ -73,7 +76,10 @@ for (const group of GROUPS) {
       const { publicKey } = shares[0]!;
       for (const subset of subsets(shares, t)) {
         const x = interpolate(group, subset);
-        assert.ok(group.mulBase(x).equals(publicKey), `shares ${subset.map((s) => s.self)} miss the key`);
+        assert.ok(
+          group.mulBase(x).equals(publicKey),
+          `shares ${subset.map((s) => s.self)} miss the key`,
+        );
         // The public side interpolates the same way: Σ λ_i·Y_i = PK.
         const ids = subset.map((s) => BigInt(s.self));
         const Y = group.msm(

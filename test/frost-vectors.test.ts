@@ -29,7 +29,13 @@ for (const file of ['frost-ed25519-sha512.json', 'frost-secp256k1-sha256.json'])
 test('an unsupported ciphersuite is refused by name', () => {
   const data = JSON.parse(readFileSync(vectorPath('frost', 'frost-ed25519-sha512.json'), 'utf8'));
   data.config.name = 'FROST(P-256, SHA-256)';
-  assert.throws(() => runFrostVectors(data), (e: unknown) => {
-    return e instanceof VectorFileError && /unsupported ciphersuite "FROST\(P-256, SHA-256\)"/.test(e.message);
-  });
+  assert.throws(
+    () => runFrostVectors(data),
+    (e: unknown) => {
+      return (
+        e instanceof VectorFileError &&
+        /unsupported ciphersuite "FROST\(P-256, SHA-256\)"/.test(e.message)
+      );
+    },
+  );
 });

@@ -4,14 +4,27 @@
  * ceremony ends with.
  */
 import assert from 'node:assert/strict';
-import { decodeEnvelope, encodeEnvelope, type BodyCodec, type Envelope } from '../protocol/envelope.js';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  type BodyCodec,
+  type Envelope,
+} from '../protocol/envelope.js';
 import { ProtocolError, type PartyId, type ProtocolErrorCode } from '../protocol/errors.js';
 import type { FaultRule } from '../protocol/local.js';
 
 /** Bytes before the body: version, protocol, round, kind, session id (32), from, to. */
 export const HEADER_LENGTH = 40;
 /** Offsets of the header fields. */
-export const OFFSET = { version: 0, protocol: 1, round: 2, kind: 3, sessionId: 4, from: 36, to: 38 };
+export const OFFSET = {
+  version: 0,
+  protocol: 1,
+  round: 2,
+  kind: 3,
+  sessionId: 4,
+  from: 36,
+  to: 38,
+};
 
 /** Which deliveries a rule applies to: every field given must match. */
 export interface Selector {
@@ -86,7 +99,10 @@ export function duplicate<M extends { kind: string }>(sel: Selector): FaultRule<
  * Records the first delivery matching `record` and delivers it again just before the first
  * delivery matching `trigger` (on the same link), so it arrives after the protocol moved on.
  */
-export function replayBefore<M extends { kind: string }>(record: Selector, trigger: Selector): FaultRule<M> {
+export function replayBefore<M extends { kind: string }>(
+  record: Selector,
+  trigger: Selector,
+): FaultRule<M> {
   let saved: Uint8Array | undefined;
   let replayed = false;
   return (bytes, env, to) => {
@@ -125,8 +141,14 @@ export function expectProtocolError(
   blame: readonly PartyId[],
 ): ProtocolError {
   const e = thrown(fn);
-  assert.ok(e !== undefined, `expected ProtocolError ${code} ${JSON.stringify(blame)}, nothing was thrown`);
-  assert.ok(e instanceof ProtocolError, `expected ProtocolError ${code}, got ${String((e as Error)?.stack ?? e)}`);
+  assert.ok(
+    e !== undefined,
+    `expected ProtocolError ${code} ${JSON.stringify(blame)}, nothing was thrown`,
+  );
+  assert.ok(
+    e instanceof ProtocolError,
+    `expected ProtocolError ${code}, got ${String((e as Error)?.stack ?? e)}`,
+  );
   assert.deepEqual(
     { code: e.code, blame: [...e.blame] },
     { code, blame: [...blame] },
@@ -146,4 +168,19 @@ export function subsets<T>(items: readonly T[], k: number): T[][] {
   if (items.length < k) return [];
   const [first, ...rest] = items;
   return [...subsets(rest, k - 1).map((s) => [first!, ...s]), ...subsets(rest, k)];
+}
+
+/**
+ * An equivocation by `culprit` is reported either with certainty (blame [culprit]) or, by a
+ * party that cannot tell who lied, together with the peer whose echo disagreed.
+ */
+export function expectEquivocation(run: () => unknown, culprit: number, witnesses: number[]) {
+  const e = thrown(run);
+  assert.ok(e instanceof ProtocolError, `not a ProtocolError: ${String(e)}`);
+  assert.equal(e.code, 'EQUIVOCATION', e.message);
+  const allowed = [[culprit], ...witnesses.map((w) => [culprit, w].sort((a, b) => a - b))];
+  assert.ok(
+    allowed.some((b) => JSON.stringify(b) === JSON.stringify([...e.blame])),
+    `blame ${JSON.stringify(e.blame)} not among ${JSON.stringify(allowed)}`,
+  );
 }

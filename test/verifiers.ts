@@ -11,7 +11,11 @@ import type { Element } from '../protocol/group.js';
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyEd25519(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   const key = createPublicKey({
     key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]),
@@ -21,7 +25,11 @@ export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signat
   return cryptoVerify(null, message, key, signature);
 }
 
-export function verifyBip340(xOnlyKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyBip340(
+  xOnlyKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   return schnorr.verify(signature, message, xOnlyKey);
 }
 

@@ -17,23 +17,26 @@ import { CHAIN_CODE_TAG } from './round1.js';
 import { expectStep, type AwaitingShares, type DkgState } from './state.js';
 
 /**
- * Compares every echo with this party's own view. A sender whose broadcast digest differs
- * between any two views sent different round-1 messages to different peers. This attributes
- * fault on the assumption, which the attested channels give, that an echo is what its sender
- * received; a party lying in its echo can make the ceremony abort, never produce a bad key.
+ * Compares every echo with this party's own view of the round-1 broadcasts. Pairwise channels
+ * are authenticated but broadcasts are not signed, so when an echo from j disagrees with this
+ * party's view of k's broadcast, either k sent different messages to different peers or j
+ * misreports. Some cases are certain: k contradicting its own broadcast as this party received
+ * it, or j misreporting this party's own broadcast. Otherwise both k and j are named, so the
+ * blame set always contains a party that deviated.
  */
 function findEquivocators(state: AwaitingShares, echoes: Map<PartyId, EchoMessage>): PartyId[] {
-  const culprits: PartyId[] = [];
+  const self = state.params.self;
+  const certain = new Set<PartyId>();
+  const ambiguous = new Set<PartyId>();
   for (const [index, sender] of state.parties.entries()) {
     const mine = state.digests[index]!;
-    for (const echo of echoes.values()) {
-      if (!equalBytes(echo.digests[index]!, mine)) {
-        culprits.push(sender);
-        break;
-      }
+    for (const [echoer, echo] of echoes) {
+      if (equalBytes(echo.digests[index]!, mine)) continue;
+      if (echoer === sender || sender === self) certain.add(echoer);
+      else ambiguous.add(sender).add(echoer);
     }
   }
-  return culprits;
+  return certain.size > 0 ? [...certain] : [...ambiguous];
 }
 
 /** The polynomial commitments with the constant term made explicit (zero for a refresh). */
@@ -60,7 +63,7 @@ export function round3(
   if (equivocators.length > 0) {
     throw new ProtocolError(
       'EQUIVOCATION',
-      'parties sent different round-1 broadcasts to different peers',
+      'round-1 broadcasts differ between peers (a sender equivocated or an echo misreports)',
       equivocators,
     );
   }

@@ -1,19 +1,26 @@
 /**
- * FROST signing as message-driven parties: each signer broadcasts its commitment, signs once it
- * has every other signer's, and sends its share to the coordinator, which aggregates.
+ * FROST signing as message-driven parties, in the shape of RFC 9591 Section 5: signers commit,
+ * the coordinator sends all of them one signing package, signers answer with their shares, and
+ * the coordinator aggregates.
  *
- *   round 1  broadcast  commitment (D_i, E_i)           signer -> signers, coordinator
- *   round 2  direct     share z_i                       signer -> coordinator
+ *   round 1  direct     commitment (D_i, E_i)           signer -> coordinator
+ *   round 2  broadcast  signing package                 coordinator -> signers
+ *   round 3  direct     share z_i                       signer -> coordinator
  */
 import { ProtocolError, type PartyId } from '../errors.js';
 import { COORDINATOR, MAX_PARTY_ID } from '../envelope.js';
 import { assertSameEpoch, type KeyPublic, type KeyShare } from '../keyshare.js';
-import { Machine, type Inbox, type Round } from '../machine.js';
+import { Machine, type Round } from '../machine.js';
 import { parsePath } from '../derive.js';
 import type { Rng } from '../random.js';
 import { aggregate } from './aggregate.js';
 import { signingMaterial, type SigningMaterial } from './material.js';
-import type { CommitmentMessage, FrostMessage, SignatureShareMessage } from './messages.js';
+import type {
+  CommitmentMessage,
+  FrostMessage,
+  PackageMessage,
+  SignatureShareMessage,
+} from './messages.js';
 import { commit, type NonceCommitment, type SigningNonces } from './round1.js';
 import { sign, signingContext, signingPackage } from './round2.js';
 import type { FrostSuite } from './suite.js';
@@ -72,13 +79,8 @@ function validateRequest(
   return { signers, path: request.path ? parsePath(request.path) : [] };
 }
 
-function commitmentsOf(inbox: Inbox<FrostMessage>, own?: NonceCommitment): NonceCommitment[] {
-  const list: NonceCommitment[] = own ? [own] : [];
-  for (const [from, messages] of inbox) {
-    const m = messages.get('commitment') as CommitmentMessage;
-    list.push({ id: BigInt(from), hiding: m.hiding, binding: m.binding });
-  }
-  return list;
+function expectNothing() {
+  return { from: [], broadcast: [], direct: [] };
 }
 
 interface SignerState {
@@ -87,7 +89,11 @@ interface SignerState {
   readonly material: SigningMaterial;
 }
 
-/** A signer's side of one FROST signature. The nonces it draws sign exactly once. */
+/**
+ * A signer's side of one FROST signature. It sends its commitment, waits for the coordinator's
+ * signing package, checks that the package lists exactly the requested signers with its own
+ * commitment unchanged, and sends its share. The nonces it draws sign exactly once.
+ */
 export function createSigner(
   share: KeyShare,
   request: SignRequest,
@@ -101,44 +107,54 @@ export function createSigner(
   const material = signingMaterial(suite, share, path);
   const secret = suite.group.mod(material.sign * (share.secretShare.reveal() + material.tweak));
   const nonces = commit(suite, BigInt(share.self), secret, rng);
-  const round: Round<SignerState, FrostMessage, SignerOutput> = {
-    expect: () => ({
-      from: signers.filter((p) => p !== share.self),
-      broadcast: ['commitment'],
-      direct: [],
-    }),
-    run: (state, inbox) => {
-      const pkg = signingPackage(
-        suite,
-        request.message,
-        commitmentsOf(inbox, state.nonces.commitment),
-      );
-      const key = {
-        id: BigInt(share.self),
-        secretShare: state.secret,
-        groupKey: state.material.groupKey,
-      };
-      const z = sign(suite, state.nonces, key, pkg);
-      return {
-        output: { share: z },
-        outgoing: [{ to: COORDINATOR, message: { kind: 'share', share: z } }],
-      };
+  const own = nonces.commitment;
+  const rounds: Round<SignerState, FrostMessage, SignerOutput>[] = [
+    { expect: expectNothing, run: (state) => ({ state, outgoing: [] }) },
+    {
+      expect: () => ({ from: [COORDINATOR], broadcast: ['package'], direct: [] }),
+      run: (state, inbox) => {
+        const { entries } = inbox.get(COORDINATOR)!.get('package') as PackageMessage;
+        const blame = [COORDINATOR];
+        if (entries.length !== signers.length || entries.some((e, i) => e.id !== signers[i])) {
+          throw new ProtocolError('UNEXPECTED_MESSAGE', 'package lists other signers', blame);
+        }
+        const mine = entries.find((e) => e.id === share.self)!;
+        if (!mine.hiding.equals(own.hiding) || !mine.binding.equals(own.binding)) {
+          throw new ProtocolError(
+            'UNEXPECTED_MESSAGE',
+            "package alters this signer's commitment",
+            blame,
+          );
+        }
+        const commitments = entries.map((e) => ({
+          id: BigInt(e.id),
+          hiding: e.hiding,
+          binding: e.binding,
+        }));
+        const pkg = signingPackage(suite, request.message, commitments);
+        const key = {
+          id: BigInt(share.self),
+          secretShare: state.secret,
+          groupKey: state.material.groupKey,
+        };
+        const z = sign(suite, state.nonces, key, pkg);
+        return {
+          output: { share: z },
+          outgoing: [{ to: COORDINATOR, message: { kind: 'share', share: z } }],
+        };
+      },
     },
-  };
+  ];
   return new Machine({
     protocol: 'frost',
     self: share.self,
     sessionId: request.sessionId,
-    rounds: [round],
+    rounds,
     state: { nonces, secret, material },
     outgoing: [
       {
-        to: null,
-        message: {
-          kind: 'commitment',
-          hiding: nonces.commitment.hiding,
-          binding: nonces.commitment.binding,
-        },
+        to: COORDINATOR,
+        message: { kind: 'commitment', hiding: own.hiding, binding: own.binding },
       },
     ],
   });
@@ -148,7 +164,10 @@ interface AggregatorState {
   readonly commitments: NonceCommitment[];
 }
 
-/** The coordinator's side: collects commitments and shares, outputs the verified signature. */
+/**
+ * The coordinator's side: collects the commitments, sends every signer the same signing package,
+ * then collects the shares and outputs the signature, naming any signer whose share is wrong.
+ */
 export function createAggregator(
   key: KeyPublic,
   request: SignRequest,
@@ -158,9 +177,24 @@ export function createAggregator(
   const material = signingMaterial(suite, key, path);
   const rounds: Round<AggregatorState, FrostMessage, AggregatorOutput>[] = [
     {
-      expect: () => ({ from: signers, broadcast: ['commitment'], direct: [] }),
-      run: (_state, inbox) => ({ state: { commitments: commitmentsOf(inbox) }, outgoing: [] }),
+      expect: () => ({ from: signers, broadcast: [], direct: ['commitment'] }),
+      run: (_state, inbox) => {
+        const entries = signers.map((id) => {
+          const m = inbox.get(id)!.get('commitment') as CommitmentMessage;
+          return { id, hiding: m.hiding, binding: m.binding };
+        });
+        const commitments = entries.map((e) => ({
+          id: BigInt(e.id),
+          hiding: e.hiding,
+          binding: e.binding,
+        }));
+        return {
+          state: { commitments },
+          outgoing: [{ to: null, message: { kind: 'package', entries } }],
+        };
+      },
     },
+    { expect: expectNothing, run: (state) => ({ state, outgoing: [] }) },
     {
       expect: () => ({ from: signers, broadcast: [], direct: ['share'] }),
       run: (state, inbox) => {
@@ -169,14 +203,11 @@ export function createAggregator(
         for (const [from, messages] of inbox) {
           shares.set(BigInt(from), (messages.get('share') as SignatureShareMessage).share);
         }
-        const signature = aggregate(
-          suite,
-          material,
-          pkg,
-          shares,
-          signingContext(suite, material.groupKey, pkg),
-        );
-        return { output: { signature }, outgoing: [] };
+        const ctx = signingContext(suite, material.groupKey, pkg);
+        return {
+          output: { signature: aggregate(suite, material, pkg, shares, ctx) },
+          outgoing: [],
+        };
       },
     },
   ];
