@@ -57,7 +57,7 @@ for (const scheme of schemes) {
       };
       console.log(JSON.stringify(line));
     };
-    const dkgRuns = 20;
+    const dkgRuns = 30;
     emit(
       'dkg',
       dkgRuns,
@@ -66,7 +66,7 @@ for (const scheme of schemes) {
     const shares = runDkg(suite.group, ids, threshold, { rng });
     const message = rng(32);
     const signers = ids.slice(0, threshold);
-    const signRuns = 50;
+    const signRuns = 200;
     emit(
       'sign',
       signRuns,

@@ -33,26 +33,8 @@ export interface KeyShare extends KeyPublic {
 
 /** The public part of a share, as handed to an aggregator. */
 export function keyPublic(share: KeyShare): KeyPublic {
-  const {
-    group,
-    keySessionId,
-    parties,
-    threshold,
-    epoch,
-    publicKey,
-    verificationShares,
-    chainCode,
-  } = share;
-  return {
-    group,
-    keySessionId,
-    parties,
-    threshold,
-    epoch,
-    publicKey,
-    verificationShares,
-    chainCode,
-  };
+  const { self: _self, secretShare: _secret, ...pub } = share;
+  return pub;
 }
 
 /** The public part of a key share, safe to log or send. */
