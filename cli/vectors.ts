@@ -3,10 +3,13 @@
  * the signers run, comparing every intermediate value byte for byte.
  */
 import { readFileSync } from 'node:fs';
-import { fromHex, toHex } from '../protocol/bytes.js';
+import { parseArgs } from 'node:util';
+import { concat, fromHex, toHex } from '../protocol/bytes.js';
 import {
   FROST_ED25519,
   FROST_SECP256K1,
+  SUITES,
+  hasEvenY,
   aggregate,
   bindingFactorInputs,
   nonceGenerate,
@@ -82,12 +85,37 @@ function element(suite: FrostSuite, value: unknown, where: string): Element {
   return p;
 }
 
+/**
+ * The per-participant entries of a section, in either layout the published files use: an array
+ * of objects with an `identifier`, or a `participants` object keyed by identifier.
+ */
+function participantEntries(section: Json, arrayKey: string, where: string) {
+  const list = section[arrayKey];
+  if (Array.isArray(list)) {
+    return list.map((entry, i) => {
+      const at = `${where}.${arrayKey}[${i}]`;
+      const o = obj(entry, at);
+      return { rawId: o.identifier, o, at };
+    });
+  }
+  if (section.participants !== undefined) {
+    return Object.entries(obj(section.participants, `${where}.participants`)).map(([k, v]) => {
+      const at = `${where}.participants.${k}`;
+      return { rawId: k as unknown, o: obj(v, at), at };
+    });
+  }
+  throw new VectorFileError(`${where}: expected "${arrayKey}" or "participants"`);
+}
+
 /** Runs every check of a parsed vector file. Throws VectorFileError for unusable files. */
-export function runFrostVectors(file: unknown): { suite: string; checks: VectorCheck[] } {
+export function runFrostVectors(
+  file: unknown,
+  override?: FrostSuite,
+): { suite: string; checks: VectorCheck[] } {
   const root = obj(file, 'file');
   const config = obj(root.config, 'config');
   const name = String(config.name);
-  const suite = SUITES_BY_NAME[name];
+  const suite = override ?? SUITES_BY_NAME[name];
   if (!suite) {
     throw new VectorFileError(
       `unsupported ciphersuite "${name}"; supported: ${Object.keys(SUITES_BY_NAME).join(', ')}`,
@@ -109,9 +137,13 @@ export function runFrostVectors(file: unknown): { suite: string; checks: VectorC
   };
 
   const groupSecret = scalar(suite, inputs.group_secret_key, 'inputs.group_secret_key');
-  const groupKeyBytes = hex(inputs.group_public_key, 'inputs.group_public_key');
-  const groupKey = element(suite, inputs.group_public_key, 'inputs.group_public_key');
+  const keyField = inputs.group_public_key ?? inputs.verifying_key_key;
+  const groupKeyBytes = hex(keyField, 'inputs.group_public_key');
+  const fileKey = element(suite, keyField, 'inputs.group_public_key');
   compare('group_public_key', groupKeyBytes, group.encodeElement(group.mulBase(groupSecret)));
+  // BIP340 signs for the even-y key: with an odd-y file key every share is negated.
+  const negate = suite.evenY && !hasEvenY(fileKey);
+  const groupKey = negate ? fileKey.negate() : fileKey;
   const message = hex(inputs.message, 'inputs.message');
 
   const coefficients = [
@@ -122,10 +154,12 @@ export function runFrostVectors(file: unknown): { suite: string; checks: VectorC
   ];
   const shares = new Map<bigint, bigint>();
   const verificationShares = new Map<bigint, Element>();
-  for (const [i, entry] of arr(inputs.participant_shares, 'participant_shares').entries()) {
-    const where = `participant_shares[${i}]`;
-    const p = obj(entry, where);
-    const id = identifier(p.identifier, suite, `${where}.identifier`);
+  for (const { rawId, o: p, at: where } of participantEntries(
+    inputs,
+    'participant_shares',
+    'inputs',
+  )) {
+    const id = identifier(rawId, suite, `${where}.identifier`);
     const share = scalar(suite, p.participant_share, `${where}.participant_share`);
     compare(
       'participant_share',
@@ -133,18 +167,21 @@ export function runFrostVectors(file: unknown): { suite: string; checks: VectorC
       group.encodeScalar(evaluatePolynomial(group, coefficients, id)),
       id,
     );
-    shares.set(id, share);
-    verificationShares.set(id, group.mulBase(share));
+    const signingShare = negate ? group.mod(-share) : share;
+    shares.set(id, signingShare);
+    verificationShares.set(id, group.mulBase(signingShare));
   }
 
   // Round one: nonces from the recorded randomness, then commitments and binding factors.
-  const roundOne = arr(obj(root.round_one_outputs, 'round_one_outputs').outputs, 'outputs');
+  const roundOne = obj(root.round_one_outputs, 'round_one_outputs');
   const nonces = new Map<bigint, SigningNonces>();
   const expectedBinding = new Map<bigint, { input: Uint8Array; factor: Uint8Array }>();
-  for (const [i, entry] of roundOne.entries()) {
-    const where = `round_one_outputs.outputs[${i}]`;
-    const o = obj(entry, where);
-    const id = identifier(o.identifier, suite, `${where}.identifier`);
+  for (const { rawId, o, at: where } of participantEntries(
+    roundOne,
+    'outputs',
+    'round_one_outputs',
+  )) {
+    const id = identifier(rawId, suite, `${where}.identifier`);
     const share = shares.get(id);
     if (share === undefined) throw new VectorFileError(`${where}: no share for identifier ${id}`);
     const hiding = nonceGenerate(
@@ -208,30 +245,62 @@ export function runFrostVectors(file: unknown): { suite: string; checks: VectorC
     const key = { id, secretShare: shares.get(id)!, groupKey };
     computedShares.set(id, sign(suite, nonces.get(id)!, key, pkg, ctx));
   }
-  const roundTwo = arr(obj(root.round_two_outputs, 'round_two_outputs').outputs, 'outputs');
-  for (const [i, entry] of roundTwo.entries()) {
-    const where = `round_two_outputs.outputs[${i}]`;
-    const o = obj(entry, where);
-    const id = identifier(o.identifier, suite, `${where}.identifier`);
+  const roundTwo = obj(root.round_two_outputs, 'round_two_outputs');
+  for (const { rawId, o, at: where } of participantEntries(
+    roundTwo,
+    'outputs',
+    'round_two_outputs',
+  )) {
+    const id = identifier(rawId, suite, `${where}.identifier`);
     const computed = computedShares.get(id);
     if (computed === undefined) throw new VectorFileError(`${where}: ${id} did not commit`);
     compare('sig_share', hex(o.sig_share, `${where}.sig_share`), group.encodeScalar(computed), id);
   }
   const signature = aggregate(suite, { groupKey, verificationShares }, pkg, computedShares, ctx);
-  compare('sig', hex(obj(root.final_output, 'final_output').sig, 'final_output.sig'), signature);
-  return { suite: name, checks };
+  const expectedSig = hex(obj(root.final_output, 'final_output').sig, 'final_output.sig');
+  if (suite.evenY && expectedSig.length === 65) {
+    // Taproot vector files write R as its even-y compressed point; BIP340 writes x(R) alone.
+    compare('sig', expectedSig, concat(Uint8Array.of(0x02), signature));
+  } else {
+    compare('sig', expectedSig, signature);
+  }
+  return { suite: suite.id, checks };
 }
 
-/** CLI entry: prints one JSON line per check and a summary line; returns the exit code. */
+const USAGE = `usage: mpc-kms vectors frost FILE [--suite ${SUITES.map((x) => x.id).join('|')}]`;
+
+/**
+ * CLI entry: prints one JSON line per check and a summary line; returns the exit code (0 all
+ * match, 1 a mismatch, 2 an unusable file or bad arguments). `--suite` names the ciphersuite
+ * when the file's `config.name` does not: Taproot vector files carry the plain secp256k1 name.
+ */
 export function vectorsCommand(args: string[], out: (line: string) => void): number {
-  const [family, path] = args;
-  if (family !== 'frost' || !path || args.length !== 2) {
-    out(JSON.stringify({ error: 'usage: mpc-kms vectors frost FILE' }));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { suite: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    out(JSON.stringify({ error: `${err instanceof Error ? err.message : String(err)}; ${USAGE}` }));
+    return 2;
+  }
+  const [family, path] = parsed.positionals;
+  if (family !== 'frost' || !path || parsed.positionals.length !== 2) {
+    out(JSON.stringify({ error: USAGE }));
+    return 2;
+  }
+  const override = parsed.values.suite;
+  const suite = override === undefined ? undefined : SUITES.find((x) => x.id === override);
+  if (override !== undefined && !suite) {
+    out(JSON.stringify({ error: `unsupported ciphersuite "${override}"; ${USAGE}` }));
     return 2;
   }
   let result: { suite: string; checks: VectorCheck[] };
   try {
-    result = runFrostVectors(JSON.parse(readFileSync(path, 'utf8')));
+    result = runFrostVectors(JSON.parse(readFileSync(path, 'utf8')), suite);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     out(JSON.stringify({ error: message }));
