@@ -33,6 +33,17 @@ export class Writer {
   element(group: Group, p: Element): this {
     return this.fixed(group.encodeElement(p));
   }
+  /** A signed integer: sign byte (0 or 1), u16 magnitude length, big-endian magnitude. */
+  int(x: bigint): this {
+    const negative = x < 0n;
+    let hex = (negative ? -x : x).toString(16);
+    if (hex === '0') hex = '';
+    if (hex.length % 2) hex = '0' + hex;
+    const magnitude = Uint8Array.from(Buffer.from(hex, 'hex'));
+    this.u8(negative ? 1 : 0).u16(magnitude.length);
+    this.#parts.push(magnitude);
+    return this;
+  }
   /** u16 count, then the elements. */
   elements(group: Group, list: readonly Element[]): this {
     this.u16(list.length);
@@ -78,6 +89,29 @@ export class Reader {
     if (length > maxLength) this.fail(`${what}: ${length} bytes exceeds ${maxLength}`);
     return this.fixed(length, what);
   }
+  /**
+   * A signed integer written by `Writer.int`, refused when its magnitude exceeds `maxBits` bits
+   * or is not minimally encoded (so each value has one encoding), or when it is a negative zero.
+   */
+  int(maxBits: number, what = 'integer'): bigint {
+    const sign = this.u8(what);
+    if (sign > 1) this.fail(`${what}: bad sign byte`);
+    const length = this.u16(what);
+    if (length > Math.ceil(maxBits / 8)) this.fail(`${what}: longer than ${maxBits} bits`);
+    const magnitude = this.fixed(length, what);
+    if (length > 0 && magnitude[0] === 0) this.fail(`${what}: not minimally encoded`);
+    if (length === 0 && sign === 1) this.fail(`${what}: negative zero`);
+    const value = length === 0 ? 0n : BigInt('0x' + Buffer.from(magnitude).toString('hex'));
+    if (value.toString(2).length > maxBits && value !== 0n)
+      this.fail(`${what}: longer than ${maxBits} bits`);
+    return sign === 1 ? -value : value;
+  }
+  /** A non-negative integer below `bound` (exclusive), e.g. a residue mod N. */
+  residue(bound: bigint, what = 'residue'): bigint {
+    const x = this.int(bound.toString(2).length, what);
+    if (x < 0n || x >= bound) this.fail(`${what}: out of range`);
+    return x;
+  }
   scalar(group: Group, what = 'scalar'): bigint {
     const k = group.decodeScalar(this.fixed(group.scalarLength, what));
     if (k === null) this.fail(`${what}: not a canonical scalar below the group order`);
@@ -99,4 +133,22 @@ export class Reader {
   end(): void {
     if (this.#offset !== this.#bytes.length) this.fail('trailing bytes after message');
   }
+}
+
+/** Encodes one value with its writer function (proof blobs inside messages). */
+export function encodeWith<T>(value: T, write: (w: Writer, value: T) => void): Uint8Array {
+  const w = new Writer();
+  write(w, value);
+  return w.finish();
+}
+
+/**
+ * Decodes a blob completely with its reader function; anything malformed or trailing is
+ * blamed on `sender`.
+ */
+export function decodeWith<T>(bytes: Uint8Array, sender: PartyId, read: (r: Reader) => T): T {
+  const r = new Reader(bytes, sender);
+  const value = read(r);
+  r.end();
+  return value;
 }

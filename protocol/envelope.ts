@@ -13,8 +13,15 @@ export const COORDINATOR: PartyId = 0;
 const BROADCAST_WIRE = 0xffff;
 export const MAX_PARTY_ID = 0xfffe;
 
-export type ProtocolName = 'dkg' | 'refresh' | 'frost';
-const PROTOCOL_CODES: Record<ProtocolName, number> = { dkg: 1, refresh: 2, frost: 3 };
+export type ProtocolName = 'dkg' | 'refresh' | 'frost' | 'aux' | 'presign' | 'ecdsa-sign';
+const PROTOCOL_CODES: Record<ProtocolName, number> = {
+  dkg: 1,
+  refresh: 2,
+  frost: 3,
+  aux: 4,
+  presign: 5,
+  'ecdsa-sign': 6,
+};
 
 export interface Envelope<M> {
   readonly protocol: ProtocolName;

@@ -14,6 +14,11 @@ export type ProtocolErrorCode =
   | 'UNEXPECTED_MESSAGE'
   /** A second message for a round already answered by that party, or one from an earlier round. */
   | 'REPLAYED_MESSAGE'
+  /**
+   * Values that must fit together do not, though every proof passed (presigning's δ and S
+   * checks). Naming the culprit needs CGGMP21's identification phase, which is not run.
+   */
+  | 'INCONSISTENT'
   /** A ceremony stalled: these parties never sent a message it needs. */
   | 'MISSING_MESSAGE'
   /** A party sent different broadcasts to different peers (caught by the echo round). */

@@ -14,30 +14,8 @@ import { SecretScalar } from '../secret.js';
 import { digest } from '../transcript.js';
 import type { CommitMessage, DkgMessage, EchoMessage, ShareMessage } from './messages.js';
 import { CHAIN_CODE_TAG } from './round1.js';
+import { checkEchoes } from '../echo.js';
 import { expectStep, type AwaitingShares, type DkgState } from './state.js';
-
-/**
- * Compares every echo with this party's own view of the round-1 broadcasts. Pairwise channels
- * are authenticated but broadcasts are not signed, so when an echo from j disagrees with this
- * party's view of k's broadcast, either k sent different messages to different peers or j
- * misreports. Some cases are certain: k contradicting its own broadcast as this party received
- * it, or j misreporting this party's own broadcast. Otherwise both k and j are named, so the
- * blame set always contains a party that deviated.
- */
-function findEquivocators(state: AwaitingShares, echoes: Map<PartyId, EchoMessage>): PartyId[] {
-  const self = state.params.self;
-  const certain = new Set<PartyId>();
-  const ambiguous = new Set<PartyId>();
-  for (const [index, sender] of state.parties.entries()) {
-    const mine = state.digests[index]!;
-    for (const [echoer, echo] of echoes) {
-      if (equalBytes(echo.digests[index]!, mine)) continue;
-      if (echoer === sender || sender === self) certain.add(echoer);
-      else ambiguous.add(sender).add(echoer);
-    }
-  }
-  return certain.size > 0 ? [...certain] : [...ambiguous];
-}
 
 /** The polynomial commitments with the constant term made explicit (zero for a refresh). */
 function fullCommitments(state: AwaitingShares, m: CommitMessage): Element[] {
@@ -59,14 +37,12 @@ export function round3(
     shares.set(from, (messages.get('share') as ShareMessage).share);
   }
 
-  const equivocators = findEquivocators(state, echoes);
-  if (equivocators.length > 0) {
-    throw new ProtocolError(
-      'EQUIVOCATION',
-      'round-1 broadcasts differ between peers (a sender equivocated or an echo misreports)',
-      equivocators,
-    );
-  }
+  checkEchoes(
+    self,
+    state.parties,
+    state.digests,
+    new Map([...echoes].map(([from, echo]) => [from, echo.digests])),
+  );
 
   let chainCode: Uint8Array;
   if (state.mode === 'dkg') {
