@@ -10,6 +10,29 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { FrostScheme } from '../protocol/schemes.js';
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const SECP256K1_SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
+
+/**
+ * ECDSA over secp256k1 with `node:crypto`: the DER signature over SHA-256(message), for a
+ * 33-byte compressed public key. node:crypto takes the message, not the digest, so callers sign
+ * sha256(message) and verify with the message.
+ */
+export function verifyEcdsaWithNode(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  der: Uint8Array,
+): boolean {
+  try {
+    const key = createPublicKey({
+      key: Buffer.concat([SECP256K1_SPKI_PREFIX, publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
+    return nodeVerify('sha256', message, key, der);
+  } catch {
+    return false;
+  }
+}
 
 /** The name of the verifier used for a scheme, for display. */
 export const VERIFIER_NAME: Record<FrostScheme, string> = {

@@ -123,7 +123,13 @@ export function modPow(base: bigint, exp: bigint, m: bigint): bigint {
   }
   const dh = context(m);
   dh.setPrivateKey(toBytes(exp));
-  return fromBytes(dh.computeSecret(toBytes(base)));
+  try {
+    return fromBytes(dh.computeSecret(toBytes(base)));
+  } catch {
+    // OpenSSL 3 refuses a Diffie-Hellman "shared secret" of 1 or m − 1 (a degenerate key
+    // agreement); as an exponentiation those are ordinary results, computed here instead.
+    return powBigInt(base, exp, m);
+  }
 }
 
 /** Π bases[i]^exps[i] mod m (one exponentiation each; kept as one call for readability). */

@@ -5,7 +5,7 @@
  * logarithm of X = x·G, |x| ≤ 2^ℓ, and y is the plaintext of Y under the prover's own key N1,
  * |y| ≤ 2^ℓ' (both up to the slack 2^ε).
  *
- * Presigning uses it for both multiplicative-to-additive conversions (Fig. 7, round 2). Without
+ * Presigning uses it for both multiplicative-to-additive conversions in its second round. Without
  * the ranges a prover could pick x or y so large that the verifier's decryption of D wraps modulo
  * N0, and the verifier's later behaviour would leak bits of its nonce share; without the link to
  * X, the prover could use a different x than the one its Γ_i or public share commits to.

@@ -5,7 +5,7 @@
  * through the verifier's ring-Pedersen parameters (N̂, s, t), which the prover cannot open to
  * anything else without breaking strong RSA.
  *
- * Presigning uses it on K_i = enc(k_i) (Fig. 7, round 1). Without the range, a prover could
+ * Presigning uses it on K_i = enc(k_i) in its first round. Without the range, a prover could
  * encrypt k ≫ q so that the multiplicative-to-additive answers of honest parties wrap modulo N0
  * and leak bits of their secrets (the range-proof omissions behind the "Alpha-Rays" key
  * extraction attacks, and Makriyannis–Peled's note on GG18).

@@ -5,7 +5,7 @@
  * |x| ≤ 2^ℓ up to the slack 2^ε.
  *
  * Presigning uses it to tie the group elements a party publishes to the Paillier ciphertexts it
- * sent earlier, e.g. Δ_i = k_i·Γ against K_i (Fig. 7, round 3, with g = Γ). Without it a party
+ * sent earlier, e.g. Δ_i = k_i·Γ against K_i in its third round, with g = Γ. Without it a party
  * could publish a Δ_i for another k than the one inside K_i and bias or break the signature
  * without being identified.
  *

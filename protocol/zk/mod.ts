@@ -61,7 +61,10 @@ export interface ModProof {
 // the (already negligible) chance that an honest composite N is a strong pseudoprime to all.
 const MR_BASES = [2n, 3n, 5n, 7n, 11n, 13n];
 
-/** Whether N passes Miller-Rabin to every base in MR_BASES (N odd, N > 13). */
+/**
+ * Whether N passes Miller-Rabin to every base in MR_BASES (N odd, N > 13). Any failure to
+ * compute counts as passing a base, so errors push towards "prime", i.e. towards refusing N.
+ */
 function isProbablePrime(N: bigint): boolean {
   let d = N - 1n;
   let r = 0;
@@ -70,11 +73,18 @@ function isProbablePrime(N: bigint): boolean {
     r++;
   }
   for (const base of MR_BASES) {
-    let x = modPow(base, d, N);
+    let x: bigint;
+    try {
+      x = modPow(base, d, N);
+    } catch {
+      // arith.ts's modPow currently throws instead of returning 1 or N − 1 (OpenSSL refuses
+      // such a Diffie-Hellman secret); both results mean "this base passes".
+      continue;
+    }
     if (x === 1n || x === N - 1n) continue;
     let witness = true;
     for (let i = 1; i < r && witness; i++) {
-      x = modPow(x, 2n, N);
+      x = (x * x) % N;
       if (x === N - 1n) witness = false;
     }
     if (witness) return false;
@@ -175,7 +185,9 @@ export function verifyMod(statement: ModStatement, proof: ModProof, ctx: ProofCo
     // bound is what Paillier's semantic security and Πfac's factor bound rest on.
     if (typeof N !== 'bigint' || N % 2n === 0n || bitLength(N) < MIN_MODULUS_BITS) return false;
     // Fewer repetitions would silently lower soundness to 2^-k.
-    if (!Array.isArray(repetitions) || repetitions.length !== STAT_REPETITIONS) return false;
+    if (!Array.isArray(repetitions as unknown) || repetitions.length !== STAT_REPETITIONS) {
+      return false;
+    }
     // w must be a unit of Jacobi symbol −1: with w a square (or ±1) the four candidates ±y, ±wy
     // cover fewer cosets of the squares and a modulus with more prime factors could pass.
     if (typeof w !== 'bigint' || w <= 0n || w >= N || jacobi(w, N) !== -1) return false;
@@ -186,10 +198,12 @@ export function verifyMod(statement: ModStatement, proof: ModProof, ctx: ProofCo
     }
     const ys = challenges(N, w, ctx);
 
-    // Fourth roots: two squarings each, cheap next to the N-th powers.
+    // Fourth roots: two squarings each (no exponentiation needed), cheap next to the N-th
+    // powers, so a wrong x, a or b is caught before any of those.
     for (let i = 0; i < STAT_REPETITIONS; i++) {
       const r = repetitions[i]!;
-      if (modPow(r.x, 4n, N) !== target(ys[i]!, w, r.a, r.b, N)) return false;
+      const x2 = (r.x * r.x) % N;
+      if ((x2 * x2) % N !== target(ys[i]!, w, r.a, r.b, N)) return false;
     }
 
     // (Π z_i)^N ≡ Π y_i is implied by the m equations below, so it accepts nothing they

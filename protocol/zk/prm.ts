@@ -85,7 +85,7 @@ export function verifyPrm(statement: PrmStatement, proof: PrmProof, ctx: ProofCo
       if (typeof v !== 'bigint' || v <= 1n || v >= N - 1n || gcd(v, N) !== 1n) return false;
     }
     // Fewer repetitions would silently lower soundness to 2^-k.
-    if (!Array.isArray(A) || !Array.isArray(z)) return false;
+    if (!Array.isArray(A as unknown) || !Array.isArray(z as unknown)) return false;
     if (A.length !== STAT_REPETITIONS || z.length !== STAT_REPETITIONS) return false;
     for (let i = 0; i < STAT_REPETITIONS; i++) {
       const Ai = A[i];
