@@ -132,6 +132,41 @@ export function modPow(base: bigint, exp: bigint, m: bigint): bigint {
   }
 }
 
+// base^(−3·2^bits) mod m per (modulus, base, width): long-lived bases (ring-Pedersen s and t)
+// hit the cache; fresh ciphertexts fill and leave it.
+const corrections = new Map<string, bigint>();
+const MAX_CORRECTIONS = 1024;
+
+/**
+ * base^exp mod m for a SECRET exponent with |exp| < 2^bits. `modPow` would branch on the sign
+ * and hand OpenSSL a minimal-length exponent, leaking the sign and the bit length; here the
+ * exponent is shifted to exp + 3·2^bits, which always has exactly bits + 2 bits, and the shift
+ * is undone by multiplying with base^(−3·2^bits), a value that depends only on public data.
+ * The base must be a unit mod m.
+ */
+export function modPowSecret(base: bigint, exp: bigint, m: bigint, bits: number): bigint {
+  const offset = 3n << BigInt(bits);
+  const shifted = exp + offset;
+  if (shifted < 1n << BigInt(bits + 1) || shifted >= 1n << BigInt(bits + 2)) {
+    // Outside the width the caller promised: only a witness that is not a witness gets here
+    // (its proof will be refused), so there is no secret whose timing matters.
+    return modPow(base, exp, m);
+  }
+  const key = `${m.toString(36)}:${base.toString(36)}:${bits}`;
+  let correction = corrections.get(key);
+  if (correction === undefined) {
+    correction = modPow(base, -offset, m);
+    if (corrections.size >= MAX_CORRECTIONS) corrections.delete(corrections.keys().next().value!);
+    corrections.set(key, correction);
+  }
+  return (modPow(base, shifted, m) * correction) % m;
+}
+
+/** The width to pass to `modPowSecret` for a value drawn from [−bound, bound]. */
+export function widthOf(bound: bigint): number {
+  return bitLength(bound) + 1;
+}
+
 /** Π bases[i]^exps[i] mod m (one exponentiation each; kept as one call for readability). */
 export function modPowProduct(bases: bigint[], exps: bigint[], m: bigint): bigint {
   let acc = 1n;

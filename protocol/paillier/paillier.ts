@@ -6,7 +6,7 @@
 import { inspect } from 'node:util';
 import { ProtocolError } from '../errors.js';
 import type { Rng } from '../random.js';
-import { bitLength, crt, gcd, mod, modInv, modPow } from '../bignum/arith.js';
+import { bitLength, crt, gcd, mod, modInv, modPow, modPowSecret } from '../bignum/arith.js';
 import { randomUnit } from '../bignum/random.js';
 
 /** Moduli below this are refused: 2048 bits is the security level CGGMP21 is analysed at. */
@@ -53,6 +53,11 @@ export function add(pk: PaillierPublicKey, c1: bigint, c2: bigint): bigint {
 /** k ⊙ c: an encryption of k·m (k may be negative). */
 export function scale(pk: PaillierPublicKey, c: bigint, k: bigint): bigint {
   return modPow(c, k, pk.N2);
+}
+
+/** k ⊙ c for a secret k with |k| < 2^bits, constant-time in k (see `modPowSecret`). */
+export function scaleSecret(pk: PaillierPublicKey, c: bigint, k: bigint, bits: number): bigint {
+  return modPowSecret(c, k, pk.N2, bits);
 }
 
 /** The secret key: the factorisation, with what CRT decryption needs precomputed. */

@@ -4,7 +4,7 @@
  * of CGGMP21 use the verifier's parameters to bound the prover's secrets.
  */
 import type { Rng } from '../random.js';
-import { modPow, mod } from '../bignum/arith.js';
+import { modPow, modPowSecret, mod } from '../bignum/arith.js';
 import { randomBelow, randomUnit } from '../bignum/random.js';
 
 export interface RingPedersen {
@@ -16,6 +16,20 @@ export interface RingPedersen {
 /** s^x · t^y mod N (x, y may be negative). */
 export function commitRP(rp: RingPedersen, x: bigint, y: bigint): bigint {
   return mod(modPow(rp.s, x, rp.N) * modPow(rp.t, y, rp.N), rp.N);
+}
+
+/**
+ * s^x · t^y mod N for secret x and y with |x| < 2^xBits and |y| < 2^yBits: the prover's side,
+ * constant-time in the exponents (see `modPowSecret`).
+ */
+export function commitRPSecret(
+  rp: RingPedersen,
+  x: bigint,
+  xBits: number,
+  y: bigint,
+  yBits: number,
+): bigint {
+  return mod(modPowSecret(rp.s, x, rp.N, xBits) * modPowSecret(rp.t, y, rp.N, yBits), rp.N);
 }
 
 /** Fresh parameters over N = pq with φ(N) known; λ is the trapdoor Πprm proves knowledge of. */

@@ -15,7 +15,15 @@
 import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
 import { secp256k1Group, type Element } from '../group.js';
-import { bitLength, gcd, inSymmetricRange, mod, modPow } from '../bignum/arith.js';
+import {
+  bitLength,
+  gcd,
+  inSymmetricRange,
+  mod,
+  modPow,
+  modPowSecret,
+  widthOf,
+} from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,
@@ -23,7 +31,7 @@ import {
   validateModulus,
   type PaillierPublicKey,
 } from '../paillier/paillier.js';
-import { commitRP, type RingPedersen } from '../paillier/ring-pedersen.js';
+import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
 import { ELL, ELL_PRIME, EPSILON, Q, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
@@ -169,14 +177,18 @@ export function proveAffG(
   const mu = randomSymmetric(pow2(ELL) * Nhat, rng);
 
   // A = C^α · (1 + N0)^β · r^N0: the affine operation applied to the masks.
-  const A = mod(modPow(st.C, alpha, key0.N2) * encryptWith(key0, beta, r), key0.N2);
+  const A = mod(
+    modPowSecret(st.C, alpha, key0.N2, ELL + EPSILON + 1) * encryptWith(key0, beta, r),
+    key0.N2,
+  );
   // α is secret: constant-time multiplication (mulBase reduces a negative α into [0, q)).
   const Bx = group.mulBase(alpha);
   const By = encryptWith(key1, beta, rY);
-  const E = commitRP(rp, alpha, gamma);
-  const S = commitRP(rp, x, m);
-  const F = commitRP(rp, beta, delta);
-  const T = commitRP(rp, y, mu);
+  const wide = widthOf(pow2(ELL_PRIME + EPSILON) * Nhat);
+  const E = commitRPSecret(rp, alpha, ELL + EPSILON + 1, gamma, wide);
+  const S = commitRPSecret(rp, x, ELL + 1, m, wide);
+  const F = commitRPSecret(rp, beta, ELL_PRIME + EPSILON + 1, delta, wide);
+  const T = commitRPSecret(rp, y, ELL_PRIME + 1, mu, wide);
 
   // Step 2: the challenge. Step 3: the answers.
   const e = affGChallenge(st, { A, Bx, By, E, S, F, T }, ctx);

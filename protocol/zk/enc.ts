@@ -14,7 +14,14 @@
  */
 import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
-import { bitLength, gcd, inSymmetricRange, mod, modPow } from '../bignum/arith.js';
+import {
+  bitLength,
+  gcd,
+  inSymmetricRange,
+  mod,
+  modPow,
+  widthOf,
+} from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,
@@ -22,7 +29,7 @@ import {
   validateModulus,
   type PaillierPublicKey,
 } from '../paillier/paillier.js';
-import { commitRP, type RingPedersen } from '../paillier/ring-pedersen.js';
+import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
 import { ELL, EPSILON, Q, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
@@ -118,10 +125,11 @@ export function proveEnc(st: EncStatement, wit: EncWitness, ctx: ProofContext, r
   const mu = randomSymmetric(pow2(ELL) * rp.N, rng);
   const r = randomUnit(key.N, rng);
   const gamma = randomSymmetric(pow2(ELL + EPSILON) * rp.N, rng);
-  const S = commitRP(rp, k, mu);
+  const wide = widthOf(pow2(ELL + EPSILON) * rp.N);
+  const S = commitRPSecret(rp, k, ELL + 1, mu, wide);
   // (1 + N0)^α · r^N0 is exactly a Paillier encryption of α with randomness r.
   const A = encryptWith(key, alpha, r);
-  const C = commitRP(rp, alpha, gamma);
+  const C = commitRPSecret(rp, alpha, ELL + EPSILON + 1, gamma, wide);
   // Step 2: the challenge. Step 3: the answers.
   const e = encChallenge(st, { S, A, C }, ctx);
   return {

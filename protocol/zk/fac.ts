@@ -14,10 +14,18 @@
 import { ProtocolError } from '../errors.js';
 import type { Rng } from '../random.js';
 import type { Reader, Writer } from '../codec.js';
-import { bitLength, gcd, inSymmetricRange, mod, modPow } from '../bignum/arith.js';
+import {
+  bitLength,
+  gcd,
+  inSymmetricRange,
+  mod,
+  modPow,
+  modPowSecret,
+  widthOf,
+} from '../bignum/arith.js';
 import { randomSymmetric } from '../bignum/random.js';
 import { MIN_MODULUS_BITS } from '../paillier/paillier.js';
-import { commitRP, type RingPedersen } from '../paillier/ring-pedersen.js';
+import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
 import { ELL, EPSILON, Q, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
@@ -138,11 +146,17 @@ export function proveFac(
   const x = randomSymmetric(pow2(ELL + EPSILON) * Nhat, rng);
   const y = randomSymmetric(pow2(ELL + EPSILON) * Nhat, rng);
 
-  const P = commitRP(rp, p, mu);
-  const Qc = commitRP(rp, q, nu);
-  const A = commitRP(rp, alpha, x);
-  const B = commitRP(rp, beta, y);
-  const T = mod(modPow(Qc, alpha, Nhat) * modPow(rp.t, r, Nhat), Nhat);
+  const factorBits = widthOf(pow2(ELL + EPSILON) * sqrtN0);
+  const maskBits = widthOf(pow2(ELL + EPSILON) * Nhat);
+  const P = commitRPSecret(rp, p, factorBits, mu, maskBits);
+  const Qc = commitRPSecret(rp, q, factorBits, nu, maskBits);
+  const A = commitRPSecret(rp, alpha, factorBits, x, maskBits);
+  const B = commitRPSecret(rp, beta, factorBits, y, maskBits);
+  const T = mod(
+    modPowSecret(Qc, alpha, Nhat, factorBits) *
+      modPowSecret(rp.t, r, Nhat, widthOf(pow2(ELL + EPSILON) * N0 * Nhat)),
+    Nhat,
+  );
   const first: FacFirstMessage = { P, Q: Qc, A, B, T, sigma };
   const e = challenge(statement, first, ctx);
 

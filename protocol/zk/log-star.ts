@@ -15,7 +15,14 @@ import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
 import { ProtocolError } from '../errors.js';
 import { secp256k1Group, type Element } from '../group.js';
-import { bitLength, gcd, inSymmetricRange, mod, modPow } from '../bignum/arith.js';
+import {
+  bitLength,
+  gcd,
+  inSymmetricRange,
+  mod,
+  modPow,
+  widthOf,
+} from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,
@@ -23,7 +30,7 @@ import {
   validateModulus,
   type PaillierPublicKey,
 } from '../paillier/paillier.js';
-import { commitRP, type RingPedersen } from '../paillier/ring-pedersen.js';
+import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
 import { ELL, EPSILON, Q, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
@@ -138,11 +145,12 @@ export function proveLogStar(
   const r = randomUnit(key.N, rng);
   const gamma = randomSymmetric(pow2(ELL + EPSILON) * rp.N, rng);
 
-  const S = commitRP(rp, x, mu);
+  const wide = widthOf(pow2(ELL + EPSILON) * rp.N);
+  const S = commitRPSecret(rp, x, ELL + 1, mu, wide);
   const A = encryptWith(key, alpha, r);
   // α is secret: constant-time multiplication, by α reduced into [1, q).
   const Y = g.multiply(group.mod(alpha));
-  const D = commitRP(rp, alpha, gamma);
+  const D = commitRPSecret(rp, alpha, ELL + EPSILON + 1, gamma, wide);
 
   // Step 2: the challenge. Step 3: the answers.
   const e = logStarChallenge(st, { S, A, Y, D }, ctx);

@@ -12,7 +12,7 @@
  */
 import type { Rng } from '../random.js';
 import type { Reader, Writer } from '../codec.js';
-import { bitLength, gcd, modPow } from '../bignum/arith.js';
+import { bitLength, gcd, modPow, modPowSecret } from '../bignum/arith.js';
 import { randomBelow } from '../bignum/random.js';
 import { MIN_MODULUS_BITS } from '../paillier/paillier.js';
 import type { RingPedersen } from '../paillier/ring-pedersen.js';
@@ -62,7 +62,7 @@ export function provePrm(
   const { lambda, phi } = witness;
   // a_i uniform in Z_φ(N) makes z_i = a_i + e_i·λ mod φ(N) uniform too: perfect zero knowledge.
   const a = Array.from({ length: STAT_REPETITIONS }, () => randomBelow(phi, rng));
-  const A = a.map((ai) => modPow(t, ai, N));
+  const A = a.map((ai) => modPowSecret(t, ai, N, bitLength(N)));
   const e = challengeBits(statement, A, ctx);
   const z = a.map((ai, i) => (e[i] ? (ai + lambda) % phi : ai));
   return { A, z };

@@ -12,11 +12,11 @@ import { secp256k1Group } from '../../group.js';
 import type { Inbox, Outgoing, RoundResult } from '../../machine.js';
 import type { Rng } from '../../random.js';
 import { randomSignedBits } from '../../bignum/random.js';
-import { add, encrypt, isCiphertext, scale } from '../../paillier/paillier.js';
+import { add, encrypt, isCiphertext, scaleSecret } from '../../paillier/paillier.js';
 import { proveAffG, writeAffGProof } from '../../zk/aff-g.js';
 import { readEncProof, verifyEnc } from '../../zk/enc.js';
 import { proveLogStar, writeLogStarProof } from '../../zk/log-star.js';
-import { ELL_PRIME } from '../../zk/params.js';
+import { ELL, ELL_PRIME } from '../../zk/params.js';
 import type { Presignature } from '../presignature.js';
 import { proofContext } from './context.js';
 import type { CiphertextsMessage, EncProofMessage, PresignMessage } from './messages.js';
@@ -68,7 +68,7 @@ export function round2(
     const affine = (x: bigint) => {
       const beta = randomSignedBits(ELL_PRIME, rng);
       const { c: enc, rho } = encrypt(theirs.paillier, beta, rng);
-      const D = add(theirs.paillier, scale(theirs.paillier, Kj, x), enc);
+      const D = add(theirs.paillier, scaleSecret(theirs.paillier, Kj, x, ELL + 1), enc);
       const { c: F, rho: rhoY } = encrypt(mine.paillier, beta, rng);
       return { beta, D, F, witness: { x, y: beta, rho, rhoY } };
     };
