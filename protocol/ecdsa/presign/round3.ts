@@ -26,6 +26,11 @@ import { expectStep, type AwaitingMta, type PresignState } from './state.js';
 
 const group = secp256k1Group;
 
+function withoutRound2(state: AwaitingMta) {
+  const { betas: _betas, Gs: _Gs, round1Digests: _digests, step: _step, ...rest } = state;
+  return rest;
+}
+
 export function round3(
   current: PresignState,
   inbox: Inbox<PresignMessage>,
@@ -146,7 +151,8 @@ export function round3(
   }
   return {
     state: {
-      ...state,
+      // The MtA masks β and the other peers' G_j are not needed past this round: not carried.
+      ...withoutRound2(state),
       step: 'delta',
       round2Digests,
       Gamma,
