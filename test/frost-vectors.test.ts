@@ -39,3 +39,27 @@ test('an unsupported ciphersuite is refused by name', () => {
     },
   );
 });
+
+test('a file whose values are wrong reports failed checks, not an error', () => {
+  const data = JSON.parse(readFileSync(vectorPath('frost', 'frost-secp256k1-sha256.json'), 'utf8'));
+  data.inputs.participant_shares[0].participant_share =
+    data.inputs.participant_shares[1].participant_share;
+  const failed = runFrostVectors(data).checks.filter((c) => !c.ok);
+  assert.ok(failed.some((c) => c.check === 'participant_share' && c.participant === '1'));
+  assert.ok(failed.some((c) => c.check === 'sig'));
+});
+
+test('incomplete or ambiguous files are refused as unusable', () => {
+  const load = () =>
+    JSON.parse(readFileSync(vectorPath('frost', 'frost-ed25519-sha512.json'), 'utf8'));
+  const missingShare = load();
+  missingShare.round_two_outputs.outputs.pop();
+  const duplicate = load();
+  duplicate.round_one_outputs.outputs[1].identifier =
+    duplicate.round_one_outputs.outputs[0].identifier;
+  const shortRandomness = load();
+  shortRandomness.round_one_outputs.outputs[0].hiding_nonce_randomness = 'abcd';
+  for (const [name, file] of Object.entries({ missingShare, duplicate, shortRandomness })) {
+    assert.throws(() => runFrostVectors(file), VectorFileError, name);
+  }
+});

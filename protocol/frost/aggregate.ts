@@ -53,6 +53,26 @@ function verifiesAsSignature(
 }
 
 /**
+ * RFC 9591 Section 5.3 aggregate without the check: (R, z = Σ z_i) in the suite's encoding.
+ * Only for replaying vectors; a coordinator calls `aggregate`, which checks.
+ */
+export function combineShares(
+  suite: FrostSuite,
+  ctx: SigningContext,
+  shares: ReadonlyMap<bigint, bigint>,
+): { R: Element; z: bigint; signature: Uint8Array } {
+  const missing = ctx.ids.filter((id) => !shares.has(id));
+  if (missing.length > 0 || shares.size !== ctx.ids.length) {
+    throw new ProtocolError('INVALID_PARAMETERS', 'shares do not match the signing package');
+  }
+  let z = 0n;
+  for (const id of ctx.ids) z += shares.get(id)!;
+  z = suite.group.mod(z);
+  const R = ctx.nonceSign === 1n ? ctx.R : ctx.R.negate();
+  return { R, z, signature: suite.encodeSignature(R, z) };
+}
+
+/**
  * Sums the signature shares of every signer in the package into the final signature bytes.
  * Throws INVALID_SIGNATURE_SHARE naming each signer whose share does not verify.
  */
@@ -63,16 +83,8 @@ export function aggregate(
   shares: ReadonlyMap<bigint, bigint>,
   ctx: SigningContext = signingContext(suite, pub.groupKey, pkg),
 ): Uint8Array {
-  const { group } = suite;
-  const missing = ctx.ids.filter((id) => !shares.has(id));
-  if (missing.length > 0 || shares.size !== ctx.ids.length) {
-    throw new ProtocolError('INVALID_PARAMETERS', 'shares do not match the signing package');
-  }
-  let z = 0n;
-  for (const id of ctx.ids) z += shares.get(id)!;
-  z = group.mod(z);
-  const R = ctx.nonceSign === 1n ? ctx.R : ctx.R.negate();
-  if (verifiesAsSignature(suite, pub, R, ctx, z)) return suite.encodeSignature(R, z);
+  const { R, z, signature } = combineShares(suite, ctx, shares);
+  if (verifiesAsSignature(suite, pub, R, ctx, z)) return signature;
   const culprits = ctx.ids.filter(
     (id) => !verifySignatureShare(suite, pub, pkg, ctx, id, shares.get(id)!),
   );
