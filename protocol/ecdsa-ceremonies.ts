@@ -2,6 +2,8 @@
  * Threshold-ECDSA ceremonies run in one process over `runLocal`, as the demonstration, benchmarks
  * and tests drive them: auxiliary info, presigning, signing and refresh.
  */
+import { equalBytes } from './bytes.js';
+import { ProtocolError } from './errors.js';
 import { runLocal } from './local.js';
 import { runRefresh, type LocalOptions } from './ceremonies.js';
 import { COORDINATOR } from './envelope.js';
@@ -32,6 +34,10 @@ export function runAux(
 ): AuxInfo[] {
   const first = shares[0]!;
   const sessionId = options.sessionId ?? options.rng(32);
+  const missing = shares.filter((s) => !primes.has(s.self)).map((s) => s.self);
+  if (missing.length > 0) {
+    throw new ProtocolError('INVALID_PARAMETERS', `no primes for parties ${missing.join(', ')}`);
+  }
   const machines = shares.map((s) =>
     createAux(
       {
@@ -57,13 +63,15 @@ export function runPresign(
   options: LocalOptions<PresignMessage>,
 ): Map<PartyId, Presignature> {
   const sessionId = options.sessionId ?? options.rng(32);
-  const machines = signers.map((p) =>
-    createPresign(
-      shares.find((s) => s.self === p)!,
-      auxes.find((a) => a.self === p)!,
-      { sessionId, signers },
-      options.rng,
-    ),
+  const inputs = signers.map((p) => ({
+    share: shares.find((s) => s.self === p),
+    aux: auxes.find((a) => a.self === p),
+  }));
+  if (inputs.some((i) => !i.share || !i.aux)) {
+    throw new ProtocolError('INVALID_PARAMETERS', 'a signer has no share or auxiliary info here');
+  }
+  const machines = inputs.map((i) =>
+    createPresign(i.share!, i.aux!, { sessionId, signers }, options.rng),
   );
   const outputs = runLocal(presignCodec(signers.length), machines, options.fault, options.faulty);
   return new Map(signers.map((p) => [p, outputs.get(p) as Presignature]));
@@ -73,11 +81,31 @@ export function runPresign(
 export function runEcdsaSign(
   shares: readonly KeyShare[],
   presignatures: ReadonlyMap<PartyId, Presignature>,
-  request: Omit<EcdsaSignRequest, 'sessionId'> & { sessionId?: Uint8Array },
+  request: Omit<EcdsaSignRequest, 'sessionId' | 'presignatureId'> & {
+    sessionId?: Uint8Array;
+    presignatureId?: Uint8Array;
+  },
   options: LocalOptions<SigmaMessage>,
 ): EcdsaSignature {
-  const full: EcdsaSignRequest = { sessionId: options.sessionId ?? options.rng(32), ...request };
   const pub = [...presignatures.values()][0]!.public;
+  const full: EcdsaSignRequest = {
+    sessionId: options.sessionId ?? options.rng(32),
+    presignatureId: pub.id,
+    ...request,
+  };
+  // Every input checked before any signer spends its presignature.
+  const complete = pub.signers.every((p) => {
+    const pre = presignatures.get(p);
+    return (
+      pre && equalBytes(pre.public.id, full.presignatureId) && shares.some((s) => s.self === p)
+    );
+  });
+  if (!complete || presignatures.size !== pub.signers.length) {
+    throw new ProtocolError(
+      'INVALID_PARAMETERS',
+      'presignatures of one session, with shares, for every signer',
+    );
+  }
   const machines = [
     ...pub.signers.map((p) =>
       createEcdsaSigner(shares.find((s) => s.self === p)!, presignatures.get(p)!, full),

@@ -544,9 +544,18 @@ test('Πfac: decoding is strict and verification never throws', () => {
   const bytes = encode(writeFacProof, facProof);
   const smallerRp = { ...facRp, N: facProof.P };
   assertMalformed(() => decode(readFacProof, bytes, { ...facStatement, rp: smallerRp }), 'P');
-  const huge = { ...facProof, sigma: (1n << BigInt(ELL)) * N * facRp.N + 1n };
+  // Slightly out of range decodes and fails verification; far out of range does not decode.
+  const over = { ...facProof, sigma: (1n << BigInt(ELL)) * N * facRp.N + 1n };
+  assert.equal(
+    verifyFac(
+      facStatement,
+      decode(readFacProof, encode(writeFacProof, over), facStatement),
+      facCtx,
+    ),
+    false,
+  );
+  const huge = { ...facProof, sigma: over.sigma << 65n };
   assertMalformed(() => decode(readFacProof, encode(writeFacProof, huge), facStatement), 'σ');
-  assert.equal(verifyFac(facStatement, huge, facCtx), false);
   // A commitment sharing a factor with N̂ (here N̂'s own prime) is not a unit.
   assert.equal(verifyFac(facStatement, { ...facProof, T: p2 }, facCtx), false);
   for (const junk of [null, {}, { ...facProof, z1: '1' }]) {

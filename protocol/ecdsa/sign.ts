@@ -6,6 +6,7 @@
  * signature; if it fails, it checks each share against σ_j·Γ = m'·Δ_j + r·S_j and names the
  * culprits.
  */
+import { equalBytes } from '../bytes.js';
 import type { Reader, Writer } from '../codec.js';
 import { derivePath, parsePath } from '../derive.js';
 import { COORDINATOR, type BodyCodec } from '../envelope.js';
@@ -30,6 +31,11 @@ export interface EcdsaSignRequest {
   readonly digest: Uint8Array;
   /** Non-hardened BIP32 path; absent for the root key. */
   readonly path?: string;
+  /**
+   * The presignature to sign with (its presigning session id). Every signer checks it before
+   * spending its share, so shares of different presignatures are never mixed.
+   */
+  readonly presignatureId: Uint8Array;
 }
 
 export interface SigmaMessage {
@@ -56,6 +62,9 @@ interface Prepared {
 
 function prepare(key: KeyPublic, pre: PresignaturePublic, request: EcdsaSignRequest): Prepared {
   assertSameEpoch(key, pre);
+  if (!equalBytes(pre.id, request.presignatureId)) {
+    throw new ProtocolError('INVALID_PARAMETERS', 'request names another presignature');
+  }
   if (key.group !== 'secp256k1')
     throw new ProtocolError('INVALID_PARAMETERS', 'not a secp256k1 key');
   if (request.sessionId.length !== 32 || request.digest.length !== 32) {

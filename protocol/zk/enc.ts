@@ -14,14 +14,7 @@
  */
 import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
-import {
-  bitLength,
-  gcd,
-  inSymmetricRange,
-  mod,
-  modPow,
-  widthOf,
-} from '../bignum/arith.js';
+import { bitLength, gcd, inSymmetricRange, mod, modPow, widthOf } from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,

@@ -15,14 +15,7 @@ import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
 import { ProtocolError } from '../errors.js';
 import { secp256k1Group, type Element } from '../group.js';
-import {
-  bitLength,
-  gcd,
-  inSymmetricRange,
-  mod,
-  modPow,
-  widthOf,
-} from '../bignum/arith.js';
+import { bitLength, gcd, inSymmetricRange, mod, modPow, widthOf } from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,
