@@ -231,6 +231,9 @@ export function readFacProof(r: Reader, statement: FacStatement): FacProof {
   const Nhat = statement.rp.N;
   const bound = bounds(statement);
   const signed = (limit: bigint, what: string): bigint => r.int(bitLength(limit) + 64, what);
+  // z1, z2 answer for the factors: a prover with a small factor has a cofactor up to N0, so
+  // its answers reach 2^(ℓ+ε)·N0; they decode, and the verifier's range check refuses them.
+  const answer = (what: string): bigint => r.int(bitLength(statement.N0) + ELL + EPSILON + 2, what);
   return {
     P: r.residue(Nhat, 'Πfac P'),
     Q: r.residue(Nhat, 'Πfac Q'),
@@ -238,8 +241,8 @@ export function readFacProof(r: Reader, statement: FacStatement): FacProof {
     B: r.residue(Nhat, 'Πfac B'),
     T: r.residue(Nhat, 'Πfac T'),
     sigma: signed(bound.sigma, 'Πfac sigma'),
-    z1: signed(bound.z, 'Πfac z1'),
-    z2: signed(bound.z, 'Πfac z2'),
+    z1: answer('Πfac z1'),
+    z2: answer('Πfac z2'),
     w1: signed(bound.w, 'Πfac w1'),
     w2: signed(bound.w, 'Πfac w2'),
     v: signed(bound.v, 'Πfac v'),
