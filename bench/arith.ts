@@ -102,4 +102,10 @@ export function benchArith(): void {
     3,
     measure(3, 0, () => pureSafePrime(512)),
   );
+  emitOther(
+    'safe-prime',
+    { impl: 'bigint', bits: 1024 },
+    3,
+    measure(3, 0, () => pureSafePrime(1024)),
+  );
 }
