@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `mpc-kms`: the command-line entry point. */
+import { attestCommand } from './attest.js';
 import { demoCommand } from './demo.js';
 import { vectorsCommand } from './vectors.js';
 
@@ -8,6 +9,10 @@ const USAGE = `usage: mpc-kms <command>
 commands:
   demo                  in-process 2-of-3 DKG, FROST signatures, derivation and refresh, verified
   vectors frost FILE    replay an RFC 9591 test-vector file and compare every value byte for byte
+  attest verify FILE [--root PEM] [--at RFC3339] [--pcr I=HEX]... [--nonce HEX] [--allow-debug]
+                        [--format json|text]
+                        verify a Nitro Enclaves attestation document (raw CBOR, base64 or hex)
+                        against the pinned AWS root; exit 0 valid, 1 invalid, 2 usage
 `;
 
 function main(argv: string[]): number {
@@ -18,6 +23,8 @@ function main(argv: string[]): number {
       return demoCommand(out);
     case 'vectors':
       return vectorsCommand(rest, out);
+    case 'attest':
+      return attestCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case undefined:
     case 'help':
     case '--help':
