@@ -184,3 +184,8 @@ export function crt(a: bigint, p: bigint, b: bigint, q: bigint, qInvModP: bigint
 export function inSymmetricRange(x: bigint, bound: bigint): boolean {
   return x >= -bound && x <= bound;
 }
+
+/** Whether x is a unit of Z_n given as a residue: 0 < x < n and gcd(x, n) = 1. */
+export function isUnit(x: bigint, n: bigint): boolean {
+  return x > 0n && x < n && gcd(x, n) === 1n;
+}

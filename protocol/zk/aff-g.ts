@@ -17,7 +17,7 @@ import type { Rng } from '../random.js';
 import { secp256k1Group, type Element } from '../group.js';
 import {
   bitLength,
-  gcd,
+  isUnit,
   inSymmetricRange,
   mod,
   modPow,
@@ -32,7 +32,7 @@ import {
   type PaillierPublicKey,
 } from '../paillier/paillier.js';
 import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
-import { ELL, ELL_PRIME, EPSILON, Q, pow2 } from './params.js';
+import { ELL, ELL_PRIME, EPSILON, Q, maskAnswerBound, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
 /** Domain-separating name of the proof in its Fiat-Shamir transcript. */
@@ -99,19 +99,6 @@ export interface AffGProof {
 /** The ranges the verifier accepts (Fig. 15, "Verification", range checks). */
 const Z1_BOUND = pow2(ELL + EPSILON);
 const Z2_BOUND = pow2(ELL_PRIME + EPSILON);
-
-/**
- * The largest |z3| or |z4| an honest prover can send: γ, δ ∈ ±2^(ℓ+ε)·N̂ and m, μ ∈ ±2^ℓ·N̂ with
- * e < q < 2^ℓ, so the answer is below 2^(ℓ+ε+1)·N̂. The paper leaves z3, z4 unbounded; bounding
- * them refuses nothing honest and keeps huge exponents (a DoS) away from the verifier.
- */
-function z34Bound(Nhat: bigint): bigint {
-  return pow2(ELL + EPSILON + 1) * Nhat;
-}
-
-function isUnit(x: bigint, n: bigint): boolean {
-  return x > 0n && x < n && gcd(x, n) === 1n;
-}
 
 /**
  * e = H(context, statement, first message) in [0, q). Every public value is bound, including
@@ -223,7 +210,7 @@ export function verifyAffG(st: AffGStatement, proof: AffGProof, ctx: ProofContex
     if (!validateModulus(rp.N) || !isUnit(rp.s, rp.N) || !isUnit(rp.t, rp.N)) return false;
     // The range checks carry the proof's meaning (Fig. 15): they bound x and y.
     if (!inSymmetricRange(z1, Z1_BOUND) || !inSymmetricRange(z2, Z2_BOUND)) return false;
-    const bound = z34Bound(rp.N);
+    const bound = maskAnswerBound(rp.N);
     if (!inSymmetricRange(z3, bound) || !inSymmetricRange(z4, bound)) return false;
     // Unit checks: a zero or non-invertible A, B_y, w or w_y makes an equation hold trivially
     // (both sides 0 or sharing a factor) regardless of the statement.
@@ -266,7 +253,7 @@ export function writeAffGProof(wr: Writer, proof: AffGProof): void {
  */
 export function readAffGProof(r: Reader, st: AffGStatement): AffGProof {
   const Nhat = st.rp.N;
-  const zBits = bitLength(z34Bound(Nhat)) + 2;
+  const zBits = bitLength(maskAnswerBound(Nhat)) + 2;
   const A = r.residue(st.key0.N2, 'aff-g.A');
   const Bx = r.element(group, 'aff-g.Bx');
   const By = r.residue(st.key1.N2, 'aff-g.By');

@@ -14,7 +14,7 @@
  */
 import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
-import { bitLength, gcd, inSymmetricRange, mod, modPow, widthOf } from '../bignum/arith.js';
+import { bitLength, isUnit, inSymmetricRange, mod, modPow, widthOf } from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,
@@ -23,7 +23,7 @@ import {
   type PaillierPublicKey,
 } from '../paillier/paillier.js';
 import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
-import { ELL, EPSILON, Q, pow2 } from './params.js';
+import { ELL, EPSILON, Q, maskAnswerBound, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
 /** Domain-separating name of the proof in its Fiat-Shamir transcript. */
@@ -63,19 +63,6 @@ export interface EncProof {
 
 /** |z1| ≤ 2^(ℓ+ε): the range the verifier accepts (Fig. 14, "Verification", range check). */
 const Z1_BOUND = pow2(ELL + EPSILON);
-
-/**
- * The largest |z3| an honest prover can send: |γ| ≤ 2^(ℓ+ε)·N̂ and |e·μ| < q·2^ℓ·N̂ ≤ 2^(ℓ+ε)·N̂,
- * so |z3| < 2^(ℓ+ε+1)·N̂. The paper does not bound z3; bounding it rejects nothing honest and
- * keeps a malicious prover from making the verifier exponentiate by a huge number (DoS).
- */
-function z3Bound(Nhat: bigint): bigint {
-  return pow2(ELL + EPSILON + 1) * Nhat;
-}
-
-function isUnit(x: bigint, n: bigint): boolean {
-  return x > 0n && x < n && gcd(x, n) === 1n;
-}
 
 /**
  * e = H(context, statement, first message) in [0, q). Every statement value goes in: leaving one
@@ -149,7 +136,7 @@ export function verifyEnc(st: EncStatement, proof: EncProof, ctx: ProofContext):
     if (!validateModulus(rp.N) || !isUnit(rp.s, rp.N) || !isUnit(rp.t, rp.N)) return false;
     // The range check is the point of the proof: it is what bounds k (Fig. 14, z1 ∈ ±2^(ℓ+ε)).
     if (!inSymmetricRange(z1, Z1_BOUND)) return false;
-    if (!inSymmetricRange(z3, z3Bound(rp.N))) return false;
+    if (!inSymmetricRange(z3, maskAnswerBound(rp.N))) return false;
     // Units only: with A = 0 and z2 = 0 the Paillier equation holds for every K and z1, so
     // skipping these checks would let anyone "prove" any ciphertext. K must be a ciphertext.
     if (!isCiphertext(key, K) || !isCiphertext(key, A) || !isUnit(z2, key.N)) return false;
@@ -182,6 +169,6 @@ export function readEncProof(r: Reader, st: EncStatement): EncProof {
   const C = r.residue(st.rp.N, 'enc.C');
   const z1 = r.int(ELL + EPSILON + 2, 'enc.z1');
   const z2 = r.residue(st.key.N, 'enc.z2');
-  const z3 = r.int(bitLength(z3Bound(st.rp.N)) + 2, 'enc.z3');
+  const z3 = r.int(bitLength(maskAnswerBound(st.rp.N)) + 2, 'enc.z3');
   return { S, A, C, z1, z2, z3 };
 }

@@ -16,7 +16,7 @@ import type { Rng } from '../random.js';
 import type { Reader, Writer } from '../codec.js';
 import {
   bitLength,
-  gcd,
+  isUnit,
   inSymmetricRange,
   mod,
   modPow,
@@ -187,7 +187,7 @@ export function verifyFac(statement: FacStatement, proof: FacProof, ctx: ProofCo
     // Commitments must be units of Z_N̂: the soundness argument (extracting p, q from two
     // answers) works in Z*_N̂, and a non-unit would mean the prover knows a factor of N̂.
     for (const v of [s, t, proof.P, proof.Q, proof.A, proof.B, proof.T]) {
-      if (typeof v !== 'bigint' || v <= 0n || v >= Nhat || gcd(v, Nhat) !== 1n) return false;
+      if (typeof v !== 'bigint' || !isUnit(v, Nhat)) return false;
     }
     const bound = bounds(statement);
     const { sigma, z1, z2, w1, w2, v } = proof;

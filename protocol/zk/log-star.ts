@@ -15,7 +15,7 @@ import type { Reader, Writer } from '../codec.js';
 import type { Rng } from '../random.js';
 import { ProtocolError } from '../errors.js';
 import { secp256k1Group, type Element } from '../group.js';
-import { bitLength, gcd, inSymmetricRange, mod, modPow, widthOf } from '../bignum/arith.js';
+import { bitLength, isUnit, inSymmetricRange, mod, modPow, widthOf } from '../bignum/arith.js';
 import { randomSignedBits, randomSymmetric, randomUnit } from '../bignum/random.js';
 import {
   encryptWith,
@@ -24,7 +24,7 @@ import {
   type PaillierPublicKey,
 } from '../paillier/paillier.js';
 import { commitRP, commitRPSecret, type RingPedersen } from '../paillier/ring-pedersen.js';
-import { ELL, EPSILON, Q, pow2 } from './params.js';
+import { ELL, EPSILON, Q, maskAnswerBound, pow2 } from './params.js';
 import { Transcript, type ProofContext } from './transcript.js';
 
 /** Domain-separating name of the proof in its Fiat-Shamir transcript. */
@@ -72,19 +72,6 @@ export interface LogStarProof {
 
 /** |z1| ≤ 2^(ℓ+ε): the range the verifier accepts (Fig. 25, "Verification", range check). */
 const Z1_BOUND = pow2(ELL + EPSILON);
-
-/**
- * The largest |z3| an honest prover can send: |γ| ≤ 2^(ℓ+ε)·N̂ and |e·μ| < q·2^ℓ·N̂ ≤ 2^(ℓ+ε)·N̂.
- * The paper leaves z3 unbounded; bounding it refuses nothing honest and keeps huge exponents (a
- * DoS) away from the verifier.
- */
-function z3Bound(Nhat: bigint): bigint {
-  return pow2(ELL + EPSILON + 1) * Nhat;
-}
-
-function isUnit(x: bigint, n: bigint): boolean {
-  return x > 0n && x < n && gcd(x, n) === 1n;
-}
 
 /**
  * e = H(context, statement, first message) in [0, q). The base g is bound along with X: were it
@@ -177,7 +164,7 @@ export function verifyLogStar(
     if (!validateModulus(rp.N) || !isUnit(rp.s, rp.N) || !isUnit(rp.t, rp.N)) return false;
     // The range check (Fig. 25): it is what bounds x.
     if (!inSymmetricRange(z1, Z1_BOUND)) return false;
-    if (!inSymmetricRange(z3, z3Bound(rp.N))) return false;
+    if (!inSymmetricRange(z3, maskAnswerBound(rp.N))) return false;
     // Units only: with A = 0 and z2 = 0 the Paillier equation would hold for any C.
     if (!isCiphertext(key, C) || !isCiphertext(key, A) || !isUnit(z2, key.N)) return false;
     if (!isUnit(S, rp.N) || !isUnit(D, rp.N)) return false;
@@ -215,6 +202,6 @@ export function readLogStarProof(r: Reader, st: LogStarStatement): LogStarProof 
   const D = r.residue(st.rp.N, 'log*.D');
   const z1 = r.int(ELL + EPSILON + 2, 'log*.z1');
   const z2 = r.residue(st.key.N, 'log*.z2');
-  const z3 = r.int(bitLength(z3Bound(st.rp.N)) + 2, 'log*.z3');
+  const z3 = r.int(bitLength(maskAnswerBound(st.rp.N)) + 2, 'log*.z3');
   return { S, A, Y, D, z1, z2, z3 };
 }

@@ -11,3 +11,12 @@ export const STAT_REPETITIONS = 80;
 export const Q = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
 export const pow2 = (bits: number): bigint => 1n << BigInt(bits);
+
+/**
+ * The largest |γ + e·μ| an honest prover sends when γ is drawn from ±2^(ℓ+ε)·N̂ and μ from
+ * ±2^ℓ·N̂ (with e < q ≤ 2^ℓ): below 2^(ℓ+ε+1)·N̂. The paper leaves these answers unbounded;
+ * bounding them refuses nothing honest and keeps huge exponents (a DoS) from the verifier.
+ */
+export function maskAnswerBound(Nhat: bigint): bigint {
+  return pow2(ELL + EPSILON + 1) * Nhat;
+}
