@@ -10,9 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -27,7 +24,7 @@ import { secp256k1Group, type Element } from '../protocol/group.js';
 import type { KeyShare } from '../protocol/keyshare.js';
 import { PaillierSecretKey, paillierPublicKey } from '../protocol/paillier/paillier.js';
 import type { Rng } from '../protocol/random.js';
-import { seededRng } from './helpers.js';
+import { SAFE_PRIMES, seededRng } from './helpers.js';
 
 const group = secp256k1Group;
 export const ORDER = group.order;
@@ -36,19 +33,7 @@ export const HALF_ORDER = ORDER >> 1n;
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const fixturePath = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'safe-primes-1024.json',
-);
-
-/** The 24 fixture safe primes of 1024 bits: 12 pairs, each a 2048-bit Paillier-Blum modulus. */
-export const SAFE_PRIMES: readonly bigint[] = (
-  JSON.parse(readFileSync(fixturePath, 'utf8')) as { primes: string[] }
-).primes.map(BigInt);
+export { SAFE_PRIMES };
 
 /** Fixture pair `index` (0..11) as the primes of one party. */
 export function primePair(index: number): { p: bigint; q: bigint } {

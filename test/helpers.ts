@@ -1,4 +1,5 @@
 /** Shared test helpers: a deterministic random source and the path to ../shared/vectors. */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -24,3 +25,13 @@ export function seededRng(seed: string | number): Rng {
     return out;
   };
 }
+
+/**
+ * The 24 public safe primes of 1024 bits in test/fixtures (pairs give 2048-bit Paillier-Blum
+ * moduli), so tests do not spend seconds generating primes.
+ */
+export const SAFE_PRIMES: readonly bigint[] = (
+  JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'safe-primes-1024.json'), 'utf8')) as {
+    primes: string[];
+  }
+).primes.map(BigInt);

@@ -7,9 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generatePrimeSync, getDiffieHellman } from 'node:crypto';
 import { Reader, Writer } from '../protocol/codec.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -46,21 +43,11 @@ import {
   type FacStatement,
 } from '../protocol/zk/fac.js';
 import type { Rng } from '../protocol/random.js';
-import { seededRng } from './helpers.js';
+import { SAFE_PRIMES, seededRng } from './helpers.js';
 
 // 2048-bit moduli from the fixture's safe primes (never generated here, except the one non-Blum
 // prime below, which the fixture cannot provide).
-const fixture = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'safe-primes-1024.json',
-);
-const primes = (JSON.parse(readFileSync(fixture, 'utf8')) as { primes: string[] }).primes.map(
-  BigInt,
-);
+const primes = SAFE_PRIMES;
 const [p0, p1, p2, p3, p4, p5] = primes as [bigint, bigint, bigint, bigint, bigint, bigint];
 /** The prover's Paillier key. */
 const proverKey = new PaillierSecretKey(p0, p1);

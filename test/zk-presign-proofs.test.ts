@@ -7,9 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Reader, Writer } from '../protocol/codec.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { secp256k1Group, type Element } from '../protocol/group.js';
@@ -55,23 +52,13 @@ import {
   type LogStarProof,
   type LogStarStatement,
 } from '../protocol/zk/log-star.js';
-import { seededRng } from './helpers.js';
+import { SAFE_PRIMES, seededRng } from './helpers.js';
 
 const G = secp256k1Group;
 const rng = seededRng('zk-presign-proofs');
 
 // 2048-bit moduli from the fixture's safe primes (never generated in tests).
-const fixture = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'safe-primes-1024.json',
-);
-const primes = (JSON.parse(readFileSync(fixture, 'utf8')) as { primes: string[] }).primes.map(
-  BigInt,
-);
+const primes = SAFE_PRIMES;
 const keyAt = (i: number) => new PaillierSecretKey(primes[2 * i]!, primes[2 * i + 1]!);
 /** The prover's Paillier key (N0 of Πenc and Πlog*, N1 of Πaff-g). */
 const proverKey = keyAt(0);
