@@ -56,9 +56,11 @@ function runRound<S, M extends { kind: string }, O>(
     return round.run(state, inbox);
   } catch (err) {
     if (err instanceof ProtocolError) throw err;
+    // Only the error's class name: an arithmetic library's message may quote the value it
+    // refused, and inside a round that value can be secret.
     throw new ProtocolError(
       'INTERNAL',
-      `round failed: ${err instanceof Error ? err.message : 'unknown error'}`,
+      `round failed unexpectedly (${err instanceof Error ? err.name : typeof err})`,
     );
   }
 }
