@@ -263,10 +263,10 @@ for (const group of GROUPS) {
       expectProtocolError(() => dkg(group, trailing), 'MALFORMED_MESSAGE', [2]);
     }
     // Shorter than the header: the sender field is not there to blame.
-    const stub = patchBytes<DkgMessage>({ from: 2, to: 1, kind: 'share' }, (b) =>
+    const truncatedHeader = patchBytes<DkgMessage>({ from: 2, to: 1, kind: 'share' }, (b) =>
       b.subarray(0, 39),
     );
-    expectProtocolError(() => dkg(group, stub), 'MALFORMED_MESSAGE', []);
+    expectProtocolError(() => dkg(group, truncatedHeader), 'MALFORMED_MESSAGE', []);
   });
 
   test(`${group.name} DKG: bad header fields are refused and blamed on the sender`, () => {
