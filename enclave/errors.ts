@@ -20,6 +20,8 @@ export type SealErrorCode =
   | 'KMS_REFUSED'
   /** KMS or Secrets Manager could not be reached or answered with a server error. */
   | 'SERVICE_UNAVAILABLE'
+  /** Secrets Manager refused a request (credentials, parameters, staging-label rules). */
+  | 'STORE_REFUSED'
   /** Secrets Manager holds no sealed share where one was expected. */
   | 'NOT_FOUND'
   /** Stored versions contradict each other (e.g. two pending epochs). */

@@ -1,0 +1,32 @@
+/**
+ * The enclave's sealing path: share records, sealed blobs, KMS with an attested recipient, and
+ * their storage in Secrets Manager with two-phase epochs.
+ */
+export { SealError, type SealErrorCode } from './errors.js';
+export { openCiphertextForRecipient, parseCiphertextForRecipient } from './cms.js';
+export {
+  checkKeyId,
+  decodeShareRecord,
+  encodeShareRecord,
+  type RecordBinding,
+  type ShareRecord,
+} from './share-record.js';
+export {
+  decodeSealedBlob,
+  encodeSealedBlob,
+  expectBinding,
+  type SealedBlob,
+  type SealedHeader,
+} from './sealed-blob.js';
+export { newRecipient, type Attester, type Recipient } from './recipient.js';
+export { ShareSealer, encryptionContext, type SealerOptions } from './sealer.js';
+export {
+  CURRENT,
+  PENDING,
+  PREVIOUS,
+  SealedShareStore,
+  type ShareStoreOptions,
+  type StoredShares,
+  type StoredVersion,
+} from './share-store.js';
+export { decideEpoch, type EpochAction, type EpochDecision } from './epochs.js';
