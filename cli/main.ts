@@ -2,6 +2,7 @@
 /** `mpc-kms`: the command-line entry point. */
 import { attestCommand } from './attest.js';
 import { demoCommand } from './demo.js';
+import { simCommand } from './sim.js';
 import { vectorsCommand } from './vectors.js';
 
 const USAGE = `usage: mpc-kms <command>
@@ -13,9 +14,12 @@ commands:
                         [--format json|text]
                         verify a Nitro Enclaves attestation document (raw CBOR, base64 or hex)
                         against the pinned AWS root; exit 0 valid, 1 invalid, 2 usage
+  sim aws --data DIR [--region R] [--host H] [--kms-port P] [--secrets-port P]
+          [--credentials FILE] [--nsm-root PEM]...
+                        run the simulated KMS and Secrets Manager until SIGINT/SIGTERM
 `;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(line + '\n');
   switch (command) {
@@ -23,6 +27,8 @@ function main(argv: string[]): number {
       return demoCommand(out);
     case 'vectors':
       return vectorsCommand(rest, out);
+    case 'sim':
+      return simCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case 'attest':
       return attestCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case undefined:
@@ -37,4 +43,13 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // Messages only: a stack trace could quote whatever a failing frame held.
+    process.stderr.write(`mpc-kms: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

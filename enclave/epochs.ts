@@ -9,7 +9,8 @@
  * survive no further loss — a refresh must never cost fault tolerance.
  *
  * The same rule serves creation (epoch 0: a key exists only when every party has sealed its
- * share) and recovery after a crash: whatever the point of failure, every party still holds the
+ * share; Secrets Manager makes a secret's first version AWSCURRENT at once, so for epoch 0 the
+ * labels alone say nothing, the rule does) and recovery after a crash: whatever the point of failure, every party still holds the
  * old epoch until the new one is committed, and commits only happen after every party staged,
  * so the rule always finds an epoch all parties can unseal, and rolls forward or back uniformly.
  */
@@ -51,13 +52,15 @@ export function decideEpoch(stored: ReadonlyMap<PartyId, StoredShares>): EpochDe
   const confirmedEpoch = common.length === 0 ? null : Math.max(...common);
 
   const actions = new Map<PartyId, EpochAction>();
-  for (const [party, { current, pending }] of stored) {
+  for (const [party, { pending }] of stored) {
     let action: EpochAction = { kind: 'none' };
-    if (pending !== null && pending.epoch === confirmedEpoch) {
-      // Either not yet committed, or committed by a run that crashed before dropping the label.
-      action = { kind: 'commit', epoch: pending.epoch };
-    } else if (pending !== null && pending.versionId !== current?.versionId) {
-      action = { kind: 'discard', epoch: pending.epoch };
+    if (pending !== null) {
+      // Staged and confirmed: commit (or finish a commit that crashed before dropping the
+      // label). Staged and not confirmed: drop the label, whatever else the version carries.
+      action = {
+        kind: pending.epoch === confirmedEpoch ? 'commit' : 'discard',
+        epoch: pending.epoch,
+      };
     }
     actions.set(party, action);
   }

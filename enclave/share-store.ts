@@ -11,7 +11,8 @@
  *   discard a refresh that did not reach every party: drop the pending label; the old epoch stays.
  *
  * A key's first epoch goes through the same phases, so a key is "created" only when every
- * party's share is sealed and stored. Every step is idempotent: a retried stage (same bytes, same
+ * party's share is sealed and stored (a secret's first version is AWSCURRENT at once, as Secrets
+ * Manager always does; the epoch decision, not the label, says whether the key exists). Every step is idempotent: a retried stage (same bytes, same
  * request token) is a no-op, and commit or discard after a crash mid-way finishes the job.
  *
  * The store trusts nothing it reads: every version's header must name this secret's key and party
@@ -135,14 +136,16 @@ export class SealedShareStore {
     }
   }
 
-  /** Drops a staged version of `binding.epoch`, if any; the committed epoch stays. Idempotent. */
+  /**
+   * Drops the pending label of `binding.epoch`, if staged; the committed epoch stays. A secret's
+   * first version is AWSCURRENT from the start (Secrets Manager's rule, which no request can
+   * undo), so an abandoned creation leaves an orphan that the epoch decision ignores: the key
+   * exists only when every party holds its share. Idempotent.
+   */
   async discard(binding: RecordBinding): Promise<void> {
     const name = this.secretName(binding.keyId, binding.partyId);
-    const { current, pending } = await this.load(binding.keyId, binding.partyId);
+    const { pending } = await this.load(binding.keyId, binding.partyId);
     if (pending === null || pending.epoch !== binding.epoch) return;
-    if (current?.versionId === pending.versionId) {
-      throw new SealError('STORE_INCONSISTENT', `epoch ${binding.epoch} is already committed`);
-    }
     await this.#moveLabel(name, PENDING, undefined, pending.versionId);
   }
 

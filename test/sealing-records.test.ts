@@ -200,6 +200,11 @@ test('creation: a key exists only once every party has sealed epoch 0', () => {
     epoch: null,
     actions: ['discard', 'discard', '-'],
   });
+  // Secrets Manager makes a first version AWSCURRENT at once: the label proves nothing.
+  assert.deepEqual(decide(stored(0, 0), stored(null)), {
+    epoch: null,
+    actions: ['discard', '-'],
+  });
   assert.deepEqual(decide(stored(null, 0), stored(null, 0), stored(null, 0)), {
     epoch: 0,
     actions: ['commit', 'commit', 'commit'],
