@@ -7,9 +7,11 @@
  *
  * `--credentials` names a JSON list of `{accessKeyId, secretAccessKey, principal}`; without it
  * the command creates `DIR/aws-credentials.json` once, with one administrator credential, and
- * reuses it after. `--nsm-root` (repeatable) names a simulated NSM root certificate that KMS
- * trusts for attested recipients. When both servers listen it prints one JSON line:
- * `{"kms":URL,"secretsManager":URL,"credentials":PATH}`.
+ * reuses it after. `--nsm-root` (repeatable) names a simulated NSM root certificate (PEM or DER)
+ * that KMS trusts for attested recipients. When both servers listen it prints one JSON line:
+ * `{"kms":URL,"secretsManager":URL,"credentials":PATH}`. A SIGINT or SIGTERM closes both servers
+ * and exits 0. Invalid arguments exit 2 before anything is written to disk; a store that cannot
+ * be opened (a corrupt KMS key file, say) or a port already taken exits 1.
  */
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -43,6 +45,11 @@ export async function simCommand(
     return 2;
   }
   const services = await startAwsServices(config);
+  // Listen for the signals before announcing readiness: whoever reads the line may stop us.
+  const stopped = new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
   out(
     JSON.stringify({
       kms: services.kms.url,
@@ -50,10 +57,7 @@ export async function simCommand(
       credentials: config.credentialsFile,
     }),
   );
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+  await stopped;
   await services.close();
   return 0;
 }
@@ -79,26 +83,33 @@ function parseAwsArgs(args: readonly string[]) {
     throw new Error(`--region "${values.region}" is not a region name`);
   }
   const dataDir = resolve(values.data);
+  const kmsPort = port(values['kms-port'], '--kms-port');
+  const secretsManagerPort = port(values['secrets-port'], '--secrets-port');
+  const attestationRoots = values['nsm-root'].map((path) => {
+    try {
+      return new Uint8Array(new X509Certificate(readFileSync(path)).raw);
+    } catch {
+      throw new Error(`--nsm-root ${path}: not a readable certificate`);
+    }
+  });
+  const given = values.credentials === undefined ? undefined : resolve(values.credentials);
+  const givenCredentials = given === undefined ? undefined : readCredentials(given);
+
+  // Every flag is valid: only now touch the disk, so a mistyped command leaves nothing behind.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const credentialsFile = resolve(values.credentials ?? join(dataDir, 'aws-credentials.json'));
-  if (values.credentials === undefined && !existsSync(credentialsFile)) {
+  const credentialsFile = given ?? join(dataDir, 'aws-credentials.json');
+  if (given === undefined && !existsSync(credentialsFile)) {
     writeFileAtomic(credentialsFile, JSON.stringify([newAdminCredential()], null, 2) + '\n');
   }
   return {
     dataDir,
     region: values.region,
     host: values.host,
-    kmsPort: port(values['kms-port'], '--kms-port'),
-    secretsManagerPort: port(values['secrets-port'], '--secrets-port'),
-    credentials: readCredentials(credentialsFile),
+    kmsPort,
+    secretsManagerPort,
+    credentials: givenCredentials ?? readCredentials(credentialsFile),
     credentialsFile,
-    attestationRoots: values['nsm-root'].map((path) => {
-      try {
-        return new Uint8Array(new X509Certificate(readFileSync(path)).raw);
-      } catch {
-        throw new Error(`--nsm-root ${path}: not a readable certificate`);
-      }
-    }),
+    attestationRoots,
   };
 }
 

@@ -57,7 +57,8 @@ const MAX_INPUT_BYTES = 64 * 1024;
  */
 const BER_LIMITS = { maxDepth: 16, maxNodes: 4096, parseEmbedded: false } as const;
 
-const OID = {
+/** The object identifiers of KMS's profile (the simulated KMS writes with the same table). */
+export const CMS_OIDS = {
   envelopedData: '1.2.840.113549.1.7.3',
   data: '1.2.840.113549.1.7.1',
   rsaesOaep: '1.2.840.113549.1.1.7',
@@ -170,7 +171,7 @@ function readProfile(root: Block): EnvelopedForRecipient {
   const contentInfo = new pkijs.ContentInfo({ schema: root });
   const [, explicitContent] = elements(root, 2, 2, 'ContentInfo');
   elements(explicitContent, 1, 1, 'ContentInfo content');
-  if (contentInfo.contentType !== OID.envelopedData) {
+  if (contentInfo.contentType !== CMS_OIDS.envelopedData) {
     throw unsupported(`content type ${contentInfo.contentType} is not envelopedData`);
   }
 
@@ -222,7 +223,7 @@ function readKeyTransRecipient(
   if (smallInteger(versionBlock) !== 2) throw unsupported('KeyTransRecipientInfo version is not 2');
 
   const algorithm = readAlgorithm(algorithmBlock, 'keyEncryptionAlgorithm');
-  if (algorithm.oid !== OID.rsaesOaep) {
+  if (algorithm.oid !== CMS_OIDS.rsaesOaep) {
     throw unsupported(`key encryption ${algorithm.oid} is not RSAES-OAEP`);
   }
   readOaepParams(algorithm.params);
@@ -270,7 +271,7 @@ function readOaepParams(params: Block | undefined): void {
   if (hash === undefined || !isSha256(hash)) throw unsupported('the OAEP hash is not SHA-256');
   const mask = fields.get(1);
   const mgf = mask === undefined ? undefined : readAlgorithm(mask, 'maskGenAlgorithm');
-  if (mgf?.oid !== OID.mgf1 || mgf.params === undefined || !isSha256(mgf.params)) {
+  if (mgf?.oid !== CMS_OIDS.mgf1 || mgf.params === undefined || !isSha256(mgf.params)) {
     throw unsupported('the OAEP mask is not MGF1 with SHA-256');
   }
   const source = fields.get(2);
@@ -278,7 +279,7 @@ function readOaepParams(params: Block | undefined): void {
     // pSpecified with an empty OCTET STRING is the default written out; a non-empty label would
     // have to be fed to OAEP decoding, and KMS never sets one.
     const label = readAlgorithm(source, 'pSourceAlgorithm');
-    if (label.oid !== OID.pSpecified || !isPrimitiveOctetString(label.params)) {
+    if (label.oid !== CMS_OIDS.pSpecified || !isPrimitiveOctetString(label.params)) {
       throw unsupported('the OAEP label source is not pSpecified');
     }
     if (label.params.valueBlock.valueHexView.length !== 0) {
@@ -294,11 +295,11 @@ function readEncryptedContentInfo(
 ): Pick<EnvelopedForRecipient, 'iv' | 'encryptedContent'> {
   // pkijs's schema already requires the [0] content, so "detached" content is malformed here.
   const [, algorithmBlock, contentBlock] = elements(block, 3, 3, 'EncryptedContentInfo');
-  if (info.contentType !== OID.data)
+  if (info.contentType !== CMS_OIDS.data)
     throw unsupported(`content type ${info.contentType} is not data`);
 
   const algorithm = readAlgorithm(algorithmBlock, 'contentEncryptionAlgorithm');
-  if (algorithm.oid !== OID.aes256Cbc) {
+  if (algorithm.oid !== CMS_OIDS.aes256Cbc) {
     throw unsupported(`content encryption ${algorithm.oid} is not aes-256-cbc`);
   }
   // AES-IV ::= OCTET STRING (SIZE(16)): any other size is not an AES-CBC parameter at all.
@@ -352,7 +353,7 @@ function readAlgorithm(block: Block, what: string): { oid: string; params: Block
 /** RFC 4055 §2.1: SHA-256's parameters may be absent or NULL, and readers must take both. */
 function isSha256(block: Block): boolean {
   const { oid, params } = readAlgorithm(block, 'hashAlgorithm');
-  if (oid !== OID.sha256) return false;
+  if (oid !== CMS_OIDS.sha256) return false;
   // asn1js accepts a NULL with content (with a warning); a real NULL has none.
   return params === undefined || (params instanceof asn1js.Null && params.lenBlock.length === 0);
 }

@@ -3,7 +3,7 @@
  * their storage in Secrets Manager with two-phase epochs.
  */
 export { SealError, type SealErrorCode } from './errors.js';
-export { openCiphertextForRecipient, parseCiphertextForRecipient } from './cms.js';
+export { CMS_OIDS, openCiphertextForRecipient, parseCiphertextForRecipient } from './cms.js';
 export {
   checkKeyId,
   decodeShareRecord,

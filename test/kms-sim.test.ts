@@ -1,14 +1,14 @@
 /**
  * The simulated KMS end to end, as the system will use it: the service runs in a child process
- * (serve-kms.ts) and this process talks to it with the real `KMSClient`, carrying attestation
- * documents from simulated NSMs as `Recipient`. Covered: key administration and its policy
- * checks, Encrypt/Decrypt and their refusals, the attested path (GenerateDataKey and Decrypt with
- * a Recipient; ImageSha384 and PCR8 policies), every way an attestation document can be refused,
- * and a SIGKILL restart on the same data directory.
+ * (`mpc-kms sim aws`, started by aws-sim.ts) and this process talks to it with the real
+ * `KMSClient`, carrying attestation documents from simulated NSMs as `Recipient`. Covered: key
+ * administration and its policy checks, Encrypt/Decrypt and their refusals, the attested path
+ * (GenerateDataKey and Decrypt with a Recipient; ImageSha384 and PCR8 policies), every way an
+ * attestation document can be refused, a SIGKILL restart on the same data directory, and a
+ * corrupt store that the process refuses to start on.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import {
   mkdirSync,
@@ -20,9 +20,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   CreateKeyCommand,
   DecryptCommand,
@@ -43,14 +41,9 @@ import {
 } from '@aws-sdk/client-kms';
 import { SimulatedNsm } from '../attestation/index.js';
 import { openCiphertextForRecipient } from '../enclave/index.js';
+import { expectAwsSimFailure, startAwsSim, type RunningSim } from './aws-sim.js';
 
-const SERVE_KMS = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'simulator',
-  'aws',
-  'serve-kms.js',
-);
+// Not the simulator's default region: this file checks that --region reaches the key ARNs.
 const REGION = 'us-east-1';
 const ACCOUNT = '111122223333';
 const ADMIN = `arn:aws:iam::${ACCOUNT}:user/admin`;
@@ -139,88 +132,32 @@ function keyPolicy(condition: object): string {
 // ---------------------------------------------------------------------------------------------
 // The child process
 
-interface Child {
-  readonly process: ChildProcess;
-  readonly url: string;
-  readonly stderr: string[];
-}
-
 const work = mkdtempSync(join(tmpdir(), 'kms-sim-'));
 const dataDir = join(work, 'data');
-const configPath = join(work, 'kms.json');
+// The trusted roots as --nsm-root files: the first as PEM, the others as DER (both are accepted).
+const roots = [good, otherImage, unsigned, debug, past].map((nsm, i) => {
+  const file = join(work, `root-${i}.${i === 0 ? 'pem' : 'der'}`);
+  writeFileSync(file, i === 0 ? nsm.rootPem : nsm.rootDer);
+  return file;
+});
+const simOptions = { credentials: CREDENTIALS, nsmRoots: roots, region: REGION };
 
-function writeConfig(path: string, data: string): void {
-  const roots = [good, otherImage, unsigned, debug, past].map((nsm, i) => {
-    const file = join(work, `root-${i}.${i === 0 ? 'pem' : 'der'}`);
-    writeFileSync(file, i === 0 ? nsm.rootPem : nsm.rootDer);
-    return file;
-  });
-  writeFileSync(
-    path,
-    JSON.stringify({
-      dataDir: data,
-      region: REGION,
-      credentials: CREDENTIALS,
-      attestationRoots: roots,
-    }),
-  );
-}
-
-/** Starts serve-kms on a config; resolves with its URL, or rejects with its stderr if it exits. */
-function startChild(config: string): Promise<Child> {
-  const child = spawn(process.execPath, [SERVE_KMS, config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr: string[] = [];
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => {
-      const { url } = JSON.parse(line) as { url: string };
-      resolve({ process: child, url, stderr });
-    });
-    child.once('exit', (code, signal) =>
-      reject(new Error(`serve-kms exited (${code ?? signal}): ${stderr.join('')}`)),
-    );
-  });
-}
-
-function stopChild(child: Child, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.process.exitCode !== null || child.process.signalCode !== null)
-    return Promise.resolve();
-  return new Promise((resolve) => {
-    child.process.once('exit', () => resolve());
-    child.process.kill(signal);
-  });
-}
-
-function client(url: string, index: number): KMSClient {
-  const { accessKeyId, secretAccessKey } = CREDENTIALS[index]!;
-  return new KMSClient({
-    endpoint: url,
-    region: REGION,
-    credentials: { accessKeyId, secretAccessKey },
-    maxAttempts: 1,
-  });
-}
-
-let child: Child;
+let sim: RunningSim;
 let admin: KMSClient;
 let enclave: KMSClient;
 
 async function connect(): Promise<void> {
-  child = await startChild(configPath);
-  admin = client(child.url, 0);
-  enclave = client(child.url, 1);
+  sim = await startAwsSim({ ...simOptions, dataDir });
+  admin = sim.kms(CREDENTIALS[0]!);
+  enclave = sim.kms(CREDENTIALS[1]!);
 }
 
-before(async () => {
-  writeConfig(configPath, dataDir);
-  await connect();
-});
+before(connect);
 
 after(async () => {
   admin?.destroy();
   enclave?.destroy();
-  if (child) await stopChild(child);
+  await sim?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -618,7 +555,7 @@ test('restart after SIGKILL: keys, policies and ciphertexts survive', async () =
   );
   const dataKey = open(generated.CiphertextForRecipient);
 
-  await stopChild(child, 'SIGKILL');
+  await sim.kill();
   admin.destroy();
   enclave.destroy();
   await connect();
@@ -647,12 +584,12 @@ test('restart after SIGKILL: keys, policies and ciphertexts survive', async () =
 
 test('a corrupt key file stops the service instead of being replaced', async () => {
   const badDir = join(work, 'corrupt');
-  const badConfig = join(work, 'corrupt.json');
-  writeConfig(badConfig, badDir);
   const kmsDir = join(badDir, 'kms');
   mkdirSync(kmsDir, { recursive: true });
   const file = join(kmsDir, '00000000-0000-4000-8000-000000000000.json');
   writeFileSync(file, '{"format":"mpc-kms-sim/kms-key","version":1,');
-  await assert.rejects(startChild(badConfig), /exited \(1\).*corrupt KMS store/s);
+  const { code, stderr } = await expectAwsSimFailure({ ...simOptions, dataDir: badDir });
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /corrupt KMS store; refusing to start/);
   assert.equal(readFileSync(file, 'utf8').length, 44);
 });

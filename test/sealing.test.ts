@@ -403,7 +403,7 @@ async function stageAndCommit(
   for (const party of PARTIES) await stores.get(party)!.commit({ keyId, partyId: party, epoch });
 }
 
-test('a crash after any request of a key creation or refresh leaves the latest confirmed epoch unsealable', async () => {
+test('a crash after any request of a key creation or refresh leaves the latest confirmed epoch unsealable', async (t) => {
   const keyId = 'key-crash';
   const epoch0 = runDkg(ed25519Group, PARTIES, 2, { rng: seededRng('sealing/crash') });
   const epoch1 = runRefresh(epoch0, { rng: seededRng('sealing/crash/refresh') });
@@ -453,6 +453,7 @@ test('a crash after any request of a key creation or refresh leaves the latest c
     }
   }
   assert.ok(crashes >= 20, `creation has ${crashes} crash points`);
+  t.diagnostic(`key creation: ${crashes} crash points`);
 
   // Refresh from a committed epoch 0.
   crashes = 0;
@@ -470,6 +471,7 @@ test('a crash after any request of a key creation or refresh leaves the latest c
     }
   }
   assert.ok(crashes >= 20, `refresh has ${crashes} crash points`);
+  t.diagnostic(`refresh: ${crashes} crash points`);
 });
 
 test('the simulator killed with SIGKILL restarts on its data and every key still unseals', async () => {

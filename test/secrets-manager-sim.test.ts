@@ -1,19 +1,17 @@
 /**
- * The simulated Secrets Manager, run in its own process (as the real system runs services) and
- * driven only through the unmodified `SecretsManagerClient`: every operation, the staging-label
- * rules (AWSCURRENT/AWSPREVIOUS moves, custom labels such as MPCKMS_PENDING), idempotent
- * retries, binary round trips, authentication failures, SDK-typed errors, and persistence
- * across a SIGKILL. A few raw HTTP requests check the framework's refusals the SDK never makes.
+ * The simulated Secrets Manager, run in its own process (`mpc-kms sim aws`, started by
+ * aws-sim.ts, as the real system runs services) and driven only through the unmodified
+ * `SecretsManagerClient`: every operation, the staging-label rules (AWSCURRENT/AWSPREVIOUS
+ * moves, custom labels such as MPCKMS_PENDING), idempotent retries, binary round trips,
+ * authentication failures (keys, region, clock skew), SDK-typed errors, and persistence across a
+ * SIGKILL. A few raw HTTP requests check the framework's refusals the SDK never makes.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -27,18 +25,22 @@ import {
   SecretsManagerServiceException,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import type { AwsCredential } from '../simulator/aws/json-server.js';
+import {
+  ACCOUNT,
+  REGION,
+  startAwsSim,
+  type ClientCredential,
+  type RunningSim,
+  type SimClientOptions,
+  type SimCredential,
+} from './aws-sim.js';
 
-const REGION = 'local-1';
-const ACCOUNT = '111122223333';
-const ENTRY = fileURLToPath(new URL('../simulator/aws/serve-secrets-manager.js', import.meta.url));
-
-const PARTY: AwsCredential = {
+const PARTY: SimCredential = {
   accessKeyId: 'AKIASMTESTPARTY00001',
   secretAccessKey: 'sm-test-party-secret-0123456789',
   principal: `arn:aws:iam::${ACCOUNT}:role/mpc-kms-party-1`,
 };
-const OUTSIDER: AwsCredential = {
+const OUTSIDER: SimCredential = {
   accessKeyId: 'AKIASMTESTOUTSIDER01',
   secretAccessKey: 'sm-test-outsider-secret-98765',
   principal: 'arn:aws:iam::444455556666:role/outsider',
@@ -47,62 +49,32 @@ const OUTSIDER: AwsCredential = {
 // ---------------------------------------------------------------------------------------------
 // The service process.
 
-interface Service {
-  readonly child: ChildProcess;
-  readonly url: string;
-}
-
 const dataDir = mkdtempSync(join(tmpdir(), 'mpc-kms-sm-'));
-let service: Service;
+let sim: RunningSim;
 
-/** Starts the entry script on `dataDir` and waits for its `{"url":...}` line. */
-async function startService(): Promise<Service> {
-  const config = { dataDir, region: REGION, credentials: [PARTY, OUTSIDER] };
-  const child = spawn(process.execPath, [ENTRY, JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-  });
-  child.removeAllListeners('exit');
-  return { child, url };
-}
-
-async function kill(s: Service): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => s.child.once('exit', resolve));
-  s.child.kill('SIGKILL');
-  await exited;
+/** Starts (or restarts) the simulator on `dataDir`; Secrets Manager needs no NSM roots. */
+function startSim(): Promise<RunningSim> {
+  return startAwsSim({ credentials: [PARTY, OUTSIDER], nsmRoots: [], dataDir });
 }
 
 const clients: SecretsManagerClient[] = [];
 /** A real SDK client against the running service; `maxAttempts: 1` so errors surface at once. */
 function client(
-  credential: { accessKeyId: string; secretAccessKey: string } = PARTY,
-  url = service.url,
+  credential: ClientCredential = PARTY,
+  options?: SimClientOptions,
 ): SecretsManagerClient {
-  const c = new SecretsManagerClient({
-    endpoint: url,
-    region: REGION,
-    credentials: {
-      accessKeyId: credential.accessKeyId,
-      secretAccessKey: credential.secretAccessKey,
-    },
-    maxAttempts: 1,
-  });
+  const c = sim.secrets(credential, options);
   clients.push(c);
   return c;
 }
 
 before(async () => {
-  service = await startService();
+  sim = await startSim();
 });
 
 after(async () => {
   for (const c of clients) c.destroy();
-  await kill(service);
+  await sim?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -561,15 +533,27 @@ test('a wrong secret key, an unknown key and a wrong region are refused by SigV4
   const unknown = client({ accessKeyId: 'AKIANOBODY', secretAccessKey: PARTY.secretAccessKey });
   const e2 = await rejection(unknown.send(new DescribeSecretCommand({ SecretId: 'x' })));
   assert.equal(e2.name, 'UnrecognizedClientException');
-  const otherRegion = new SecretsManagerClient({
-    endpoint: service.url,
-    region: 'eu-west-1',
-    credentials: PARTY,
-    maxAttempts: 1,
-  });
-  clients.push(otherRegion);
+  const otherRegion = client(PARTY, { region: 'eu-west-1' });
   const e3 = await rejection(otherRegion.send(new DescribeSecretCommand({ SecretId: 'x' })));
   assert.equal(e3.name, 'InvalidSignatureException');
+});
+
+test('a client clock more than 15 minutes off is refused; a smaller skew is accepted', async () => {
+  const minutes = (n: number) => n * 60_000;
+  const ahead = client(PARTY, { systemClockOffset: minutes(20) });
+  const e1 = await rejection(ahead.send(new DescribeSecretCommand({ SecretId: 'x' })));
+  assert.equal(e1.name, 'InvalidSignatureException');
+  assert.match(e1.message, /Signature not yet current/);
+  const behind = client(PARTY, { systemClockOffset: -minutes(20) });
+  const e2 = await rejection(behind.send(new DescribeSecretCommand({ SecretId: 'x' })));
+  assert.equal(e2.name, 'InvalidSignatureException');
+  assert.match(e2.message, /Signature expired/);
+  // Ten minutes off still authenticates: the request reaches the operation, which finds nothing.
+  const close = client(PARTY, { systemClockOffset: -minutes(10) });
+  const e3 = await rejection(
+    close.send(new DescribeSecretCommand({ SecretId: uniqueName('skew') })),
+  );
+  assert.ok(e3 instanceof ResourceNotFoundException);
 });
 
 test("secrets are per account: another account's principal cannot see them", async () => {
@@ -585,7 +569,7 @@ test("secrets are per account: another account's principal cannot see them", asy
 
 test('raw requests: unsigned, unknown operation, bad JSON, wrong method, oversized body', async () => {
   const post = (headers: Record<string, string>, body: string | Uint8Array, method = 'POST') =>
-    fetch(service.url, { method, headers, ...(method === 'GET' ? {} : { body }) });
+    fetch(sim.secretsManagerUrl, { method, headers, ...(method === 'GET' ? {} : { body }) });
 
   const unsigned = await post(
     {
@@ -605,7 +589,7 @@ test('raw requests: unsigned, unknown operation, bad JSON, wrong method, oversiz
   const get = await post({}, '', 'GET');
   assert.equal(get.status, 405);
   await get.arrayBuffer();
-  const elsewhere = await fetch(`${service.url}/admin`, { method: 'POST', body: '{}' });
+  const elsewhere = await fetch(`${sim.secretsManagerUrl}/admin`, { method: 'POST', body: '{}' });
   assert.equal(elsewhere.status, 404);
   await elsewhere.arrayBuffer();
 
@@ -671,8 +655,8 @@ test('everything survives SIGKILL and restart on the same data directory', async
   const stagesBefore = await stagesOf(sm, name);
   const describedBefore = await sm.send(new DescribeSecretCommand({ SecretId: name }));
 
-  await kill(service);
-  service = await startService();
+  await sim.kill();
+  sim = await startSim();
   const sm2 = client();
 
   const current = await sm2.send(new GetSecretValueCommand({ SecretId: created.ARN }));

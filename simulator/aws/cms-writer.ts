@@ -21,6 +21,8 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { CMS_OIDS } from '../../enclave/index.js';
+import { concat } from '../../protocol/bytes.js';
 
 /**
  * KMS's own plaintexts stop at 4096 bytes. The cap is looser so tests can go past that, and tight
@@ -31,15 +33,6 @@ const MAX_PLAINTEXT_BYTES = 32 * 1024;
 const CHUNK_BYTES = 1024;
 const CEK_BYTES = 32;
 const IV_BYTES = 16;
-
-const OID = {
-  envelopedData: '1.2.840.113549.1.7.3',
-  data: '1.2.840.113549.1.7.1',
-  rsaesOaep: '1.2.840.113549.1.1.7',
-  mgf1: '1.2.840.113549.1.1.8',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  aes256Cbc: '2.16.840.1.101.3.4.1.42',
-} as const;
 
 // Identifier octets (X.690 §8.1.2): universal types, and context-specific [n] tags.
 const INTEGER = 0x02;
@@ -79,7 +72,7 @@ export function envelopeForRecipient(plaintext: Uint8Array, recipientSpki: Uint8
       cek,
     );
     const cipher = createCipheriv('aes-256-cbc', cek, iv); // PKCS#7 padding is node's default
-    const encryptedContent = concat([cipher.update(plaintext), cipher.final()]);
+    const encryptedContent = concat(cipher.update(plaintext), cipher.final());
     return encodeEnvelope(subjectKeyIdentifier, encryptedKey, iv, encryptedContent);
   } finally {
     // Narrows the time the key is readable; OpenSSL's cipher context keeps its own copy.
@@ -122,19 +115,19 @@ function encodeEnvelope(
   iv: Uint8Array,
   encryptedContent: Uint8Array,
 ): Uint8Array {
-  const sha256 = definite(SEQUENCE, objectIdentifier(OID.sha256), definite(NULL));
+  const sha256 = definite(SEQUENCE, objectIdentifier(CMS_OIDS.sha256), definite(NULL));
   // RFC 4055 §3.1 RSAES-OAEP-params, SHA-256 written out; pSourceFunc left at its empty default.
   const oaepParams = definite(
     SEQUENCE,
     definite(CONTEXT_0, sha256),
-    definite(CONTEXT_1, definite(SEQUENCE, objectIdentifier(OID.mgf1), sha256)),
+    definite(CONTEXT_1, definite(SEQUENCE, objectIdentifier(CMS_OIDS.mgf1), sha256)),
   );
   // RFC 5652 §6.2.1: version 2 because the recipient is named by subjectKeyIdentifier.
   const keyTransRecipient = definite(
     SEQUENCE,
     integer(2),
     definite(CONTEXT_0_PRIMITIVE, subjectKeyIdentifier),
-    definite(SEQUENCE, objectIdentifier(OID.rsaesOaep), oaepParams),
+    definite(SEQUENCE, objectIdentifier(CMS_OIDS.rsaesOaep), oaepParams),
     definite(OCTET_STRING, encryptedKey),
   );
 
@@ -144,8 +137,8 @@ function encodeEnvelope(
   }
   const encryptedContentInfo = indefinite(
     SEQUENCE,
-    objectIdentifier(OID.data),
-    definite(SEQUENCE, objectIdentifier(OID.aes256Cbc), definite(OCTET_STRING, iv)),
+    objectIdentifier(CMS_OIDS.data),
+    definite(SEQUENCE, objectIdentifier(CMS_OIDS.aes256Cbc), definite(OCTET_STRING, iv)),
     indefinite(CONTEXT_0, ...chunks),
   );
 
@@ -158,20 +151,20 @@ function encodeEnvelope(
   );
   return indefinite(
     SEQUENCE,
-    objectIdentifier(OID.envelopedData),
+    objectIdentifier(CMS_OIDS.envelopedData),
     indefinite(CONTEXT_0, envelopedData),
   );
 }
 
 /** Tag, definite length (X.690 §8.1.3: short form below 128, else minimal long form), value. */
 function definite(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const value = concat(content);
-  return concat([Uint8Array.of(tag), lengthOctets(value.length), value]);
+  const value = concat(...content);
+  return concat(Uint8Array.of(tag), lengthOctets(value.length), value);
 }
 
 /** Tag, the indefinite-length octet 0x80, value, then end-of-contents `00 00` (X.690 §8.1.3.6). */
 function indefinite(tag: number, ...content: Uint8Array[]): Uint8Array {
-  return concat([Uint8Array.of(tag, 0x80), ...content, Uint8Array.of(0, 0)]);
+  return concat(Uint8Array.of(tag, 0x80), ...content, Uint8Array.of(0, 0));
 }
 
 function lengthOctets(length: number): Uint8Array {
@@ -198,16 +191,4 @@ function objectIdentifier(dotted: string): Uint8Array {
     octets.push(...base128);
   }
   return definite(OBJECT_IDENTIFIER, Uint8Array.from(octets));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
