@@ -6,7 +6,9 @@
  * (./issuer.ts); this module encodes them.
  */
 import {
+  X509Certificate,
   createHash,
+  createPublicKey,
   generateKeyPairSync,
   randomBytes,
   randomUUID,
@@ -14,6 +16,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { AttestationError } from './types.js';
 
 export const SECOND = 1000;
 const HOUR = 3600 * SECOND;
@@ -197,6 +201,61 @@ export function issueAuthority(
     selfSigned: issuer === null,
   });
   return { subject, privateKey, keyId, der, notBefore: start.getTime(), notAfter: end.getTime() };
+}
+
+/**
+ * Rebuilds the {@link Authority} of a root CA that {@link issueAuthority} made, from its
+ * certificate and private key (a persisted simulated root). Checks that the pair belongs together
+ * and that the certificate is a self-signed P-384 CA whose name re-encodes to the same bytes, so
+ * that the intermediates issued under it name it exactly as its own certificate does.
+ *
+ * @throws AttestationError('MALFORMED') on any mismatch.
+ */
+export function loadAuthority(der: Uint8Array, privateKey: KeyObject): Authority {
+  const refuse = (why: string): never => {
+    throw new AttestationError('MALFORMED', `simulated root: ${why}`);
+  };
+  if (
+    privateKey.type !== 'private' ||
+    privateKey.asymmetricKeyDetails?.namedCurve !== 'secp384r1'
+  ) {
+    refuse('the private key is not a P-384 key');
+  }
+  let x509: X509Certificate;
+  let cert: pkijs.Certificate;
+  try {
+    x509 = new X509Certificate(der);
+    const parsed = asn1js.fromBER(der);
+    if (parsed.offset !== der.length) throw new Error('trailing bytes');
+    cert = new pkijs.Certificate({ schema: parsed.result });
+  } catch {
+    return refuse('the certificate does not parse');
+  }
+  if (!x509.checkPrivateKey(privateKey)) refuse('the private key does not match the certificate');
+  if (!x509.ca || !x509.checkIssued(x509) || !x509.verify(x509.publicKey)) {
+    refuse('the certificate is not a self-signed CA');
+  }
+  const oidToType = new Map<string, AttributeType>(
+    Object.entries(ATTRIBUTE_OIDS).map(([type, oid]) => [oid, type as AttributeType]),
+  );
+  const subject: Rdn[] = cert.subject.typesAndValues.map((attribute) => {
+    const type = oidToType.get(attribute.type);
+    const value: unknown = (attribute.value as { valueBlock?: { value?: unknown } }).valueBlock
+      ?.value;
+    if (type === undefined || typeof value !== 'string') refuse('unexpected subject attribute');
+    return [type!, value as string];
+  });
+  const encoded = new Uint8Array(encodeName(subject).toBER());
+  const original = new Uint8Array(cert.subject.toSchema().toBER());
+  if (Buffer.compare(encoded, original) !== 0) refuse('the subject is not in the issued form');
+  return {
+    subject,
+    privateKey,
+    keyId: keyIdentifier(publicPoint(createPublicKey(privateKey))),
+    der: der.slice(),
+    notBefore: cert.notBefore.value.getTime(),
+    notAfter: cert.notAfter.value.getTime(),
+  };
 }
 
 export interface CertificateRequest {

@@ -15,5 +15,11 @@ export { decodeAttestation, type DecodedAttestation } from './document.js';
 export { sigStructure } from './cose.js';
 export { verifyChain } from './chain.js';
 export { AWS_NITRO_ROOT_G1_DER, AWS_NITRO_ROOT_G1_PEM, AWS_NITRO_ROOT_G1_SHA256 } from './root.js';
-export { SimulatedNsm, type SimulatedNsmOptions, type AttestRequest } from './issuer.js';
+export {
+  SimulatedNsm,
+  SimulatedRoot,
+  type SimulatedNsmOptions,
+  type SimulatedRootPem,
+  type AttestRequest,
+} from './issuer.js';
 export { measureBundle, measureFiles } from './measure.js';

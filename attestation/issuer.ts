@@ -21,7 +21,14 @@
  * certificate summary can never take a simulated document for a genuine one; a verifier cannot
  * either, since it pins the root's bytes.
  */
-import { createHash, randomBytes, sign } from 'node:crypto';
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
 import { inspect } from 'node:util';
 import { cbor } from './cbor-writer.js';
 import {
@@ -33,6 +40,7 @@ import {
   SECOND,
   issueAuthority,
   issueCertificate,
+  loadAuthority,
   newKeyPair,
   type Authority,
   type LevelProfile,
@@ -72,6 +80,11 @@ export interface SimulatedNsmOptions {
   readonly moduleId?: string;
   /** The clock for certificate windows and document timestamps. Default: the system clock. */
   readonly now?: () => Date;
+  /**
+   * The root CA to issue under, shared by every NSM of one simulated cluster so that peers and
+   * the simulated KMS trust one anchor ({@link SimulatedNsm.newRoot}). Default: a new root.
+   */
+  readonly root?: SimulatedRoot;
 }
 
 /** What the enclave asks the NSM to bind into a document (each at most 1024 bytes). */
@@ -81,11 +94,99 @@ export interface AttestRequest {
   readonly nonce?: Uint8Array | null;
 }
 
+/** The two PEM texts a simulated root is persisted as (see {@link SimulatedRoot.toPem}). */
+export interface SimulatedRootPem {
+  /** The self-signed root certificate, `-----BEGIN CERTIFICATE-----`. */
+  readonly certificate: string;
+  /** Its P-384 private key, PKCS#8, `-----BEGIN PRIVATE KEY-----`: a secret (file mode 0600). */
+  readonly privateKey: string;
+}
+
+// The NSM needs a root's key to issue intermediates; nothing else may reach it. These two are
+// bound in SimulatedRoot's static block, the only code that can read its private field.
+let wrapAuthority: (authority: Authority) => SimulatedRoot;
+let authorityOf: (root: SimulatedRoot) => Authority;
+
 /**
- * A simulated NSM with its own root CA and intermediates. Each {@link SimulatedNsm.attest} call
- * issues a fresh enclave leaf (3 hours) under the instance CA and signs the document with it; the
- * intermediates are re-issued, as AWS rotates them, whenever one would not cover a new leaf's
- * window. The root never changes: it is the trust anchor the simulator hands to verifiers.
+ * A simulated root CA: the certificate (public, the trust anchor verifiers pin) and its private
+ * key (held in a private field; `JSON.stringify` and `util.inspect` print only the certificate's
+ * fingerprint). One root is shared by every {@link SimulatedNsm} of a simulated cluster, so that
+ * enclaves with different PCRs and module ids chain to the one anchor their peers and the
+ * simulated KMS trust, as every real enclave chains to AWS's root.
+ *
+ * Make one with {@link SimulatedNsm.newRoot}; persist it with {@link SimulatedRoot.toPem} and load
+ * it again with {@link SimulatedRoot.fromPem}.
+ */
+export class SimulatedRoot {
+  readonly #authority: Authority;
+
+  private constructor(authority: Authority) {
+    this.#authority = authority;
+  }
+
+  static {
+    wrapAuthority = (authority) => new SimulatedRoot(authority);
+    authorityOf = (root) => root.#authority;
+  }
+
+  /**
+   * Loads a root persisted by {@link SimulatedRoot.toPem}. The pair must fit together and have
+   * the shape this issuer makes: a self-signed P-384 CA certificate whose key is the given one.
+   * A mismatched pair would issue chains that no verifier accepts, so it is refused here, where
+   * the cause is still visible.
+   *
+   * @throws AttestationError('MALFORMED') when either text does not parse or they do not match.
+   */
+  static fromPem(pem: SimulatedRootPem): SimulatedRoot {
+    let certificate: X509Certificate;
+    let privateKey: KeyObject;
+    try {
+      certificate = new X509Certificate(pem.certificate);
+      privateKey = createPrivateKey({ key: pem.privateKey, format: 'pem' });
+    } catch {
+      throw new AttestationError('MALFORMED', 'the simulated root PEM does not parse');
+    }
+    return new SimulatedRoot(loadAuthority(new Uint8Array(certificate.raw), privateKey));
+  }
+
+  /** The root certificate, DER: the trust anchor to give a verifier (`policy.root`). */
+  get der(): Uint8Array {
+    return this.#authority.der.slice();
+  }
+
+  /** The root certificate, PEM: the file to pass as `mpc-kms attest verify --root`. */
+  get certificatePem(): string {
+    return certificatePem(this.#authority.der);
+  }
+
+  /**
+   * The certificate and the private key as PEM, to persist the root in the simulator's data
+   * directory. The private key is a secret: the caller writes it with file mode 0600.
+   */
+  toPem(): SimulatedRootPem {
+    return {
+      certificate: certificatePem(this.#authority.der),
+      privateKey: this.#authority.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    };
+  }
+
+  /** A redacted summary: the certificate's fingerprint, never the key. */
+  toJSON(): { rootSha256: string } {
+    return { rootSha256: createHash('sha256').update(this.#authority.der).digest('hex') };
+  }
+
+  /** What `console.log` and `util.inspect` print: the same redacted summary as `toJSON`. */
+  [inspect.custom](): string {
+    return `SimulatedRoot { rootSha256: '${this.toJSON().rootSha256}', key: [redacted] }`;
+  }
+}
+
+/**
+ * A simulated NSM with a root CA (its own, or a {@link SimulatedRoot} shared with other NSMs) and
+ * its own intermediates. Each {@link SimulatedNsm.attest} call issues a fresh enclave leaf
+ * (3 hours) under the instance CA and signs the document with it; the intermediates are
+ * re-issued, as AWS rotates them, whenever one would not cover a new leaf's window. The root
+ * never changes: it is the trust anchor the simulator hands to verifiers.
  *
  * Private keys live only in private fields: there is no accessor, and `JSON.stringify` and
  * `util.inspect` print a redacted summary. (JavaScript offers no way to wipe a KeyObject; a leaf's
@@ -108,6 +209,7 @@ export class SimulatedNsm {
     pcrs: readonly Uint8Array[],
     clock: () => Date,
     createdAt: number,
+    root: Authority,
   ) {
     this.moduleId = moduleId;
     this.#pcrs = pcrs;
@@ -115,7 +217,7 @@ export class SimulatedNsm {
     const ids = splitModuleId(moduleId);
     this.#enclaveId = ids.enclaveId;
     this.#instanceId = ids.instanceId;
-    this.#root = issueAuthority(LEVELS.root, rootName(), null, createdAt - CA_BACKDATE_MS);
+    this.#root = root;
     this.#intermediates = [];
     for (const level of INTERMEDIATE_LEVELS) {
       const issuer = this.#intermediates.at(-1) ?? this.#root;
@@ -126,10 +228,23 @@ export class SimulatedNsm {
   }
 
   /**
-   * Creates a simulated NSM: a new root CA (30 years) and a new regional, zonal and instance CA.
+   * Makes a new simulated root CA (30 years, starting an hour before `now`), to share among
+   * several NSMs through `SimulatedNsmOptions.root`.
+   *
+   * @throws AttestationError('MALFORMED') when the clock returns an invalid date.
+   */
+  static newRoot(options: { readonly now?: () => Date } = {}): SimulatedRoot {
+    const createdAt = readClock(options.now ?? (() => new Date()));
+    return wrapAuthority(issueAuthority(LEVELS.root, rootName(), null, createdAt - CA_BACKDATE_MS));
+  }
+
+  /**
+   * Creates a simulated NSM: a new regional, zonal and instance CA under the given root, or under
+   * a new root CA (30 years) when none is given.
    *
    * @throws AttestationError('MALFORMED') on a PCR index outside 0..15, a PCR value that is not
-   * 48 bytes, a module id outside the allowed form, or a clock that returns an invalid date.
+   * 48 bytes, a module id outside the allowed form, a `root` that is not a SimulatedRoot, or a
+   * clock that returns an invalid date.
    */
   static create(options: SimulatedNsmOptions): SimulatedNsm {
     const pcrs = normalizePcrs(options.pcrs);
@@ -139,7 +254,15 @@ export class SimulatedNsm {
       // The id is embedded in the leaf's common name, whose upper bound is 64 characters.
       throw new AttestationError('MALFORMED', 'moduleId must be 1-40 characters of [A-Za-z0-9._-]');
     }
-    return new SimulatedNsm(moduleId, pcrs, clock, readClock(clock));
+    if (options.root !== undefined && !(options.root instanceof SimulatedRoot)) {
+      throw new AttestationError('MALFORMED', 'root must be a SimulatedRoot');
+    }
+    const createdAt = readClock(clock);
+    const root =
+      options.root === undefined
+        ? issueAuthority(LEVELS.root, rootName(), null, createdAt - CA_BACKDATE_MS)
+        : authorityOf(options.root);
+    return new SimulatedNsm(moduleId, pcrs, clock, createdAt, root);
   }
 
   /** The root certificate, DER: the trust anchor to give a verifier (`policy.root`). */
@@ -149,11 +272,7 @@ export class SimulatedNsm {
 
   /** The root certificate, PEM: the file to pass as `mpc-kms attest verify --root`. */
   get rootPem(): string {
-    const lines =
-      Buffer.from(this.#root.der)
-        .toString('base64')
-        .match(/.{1,64}/g) ?? [];
-    return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+    return certificatePem(this.#root.der);
   }
 
   /** The 16 PCRs every document reports (copies), e.g. to build a verifier's `expectedPcrs`. */
@@ -311,6 +430,14 @@ export class SimulatedNsm {
   #leafName(): readonly Rdn[] {
     return [...localityPrefix(), ['CN', `${this.moduleId}.${REGION}.sim`]];
   }
+}
+
+function certificatePem(der: Uint8Array): string {
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 function rootName(): readonly Rdn[] {

@@ -2,6 +2,8 @@
 /** `mpc-kms`: the command-line entry point. */
 import { attestCommand } from './attest.js';
 import { demoCommand } from './demo.js';
+import { enclaveCommand } from './enclave.js';
+import { parentProxyCommand } from './parent-proxy.js';
 import { simCommand } from './sim.js';
 import { vectorsCommand } from './vectors.js';
 
@@ -17,6 +19,16 @@ commands:
   sim aws --data DIR [--region R] [--host H] [--kms-port P] [--secrets-port P]
           [--credentials FILE] [--nsm-root PEM]...
                         run the simulated KMS and Secrets Manager until SIGINT/SIGTERM
+  enclave --party N --listen ADDR --kms-endpoint URL --kms-via ADDR --secrets-endpoint URL
+          --secrets-via ADDR --region R --credentials FILE --kms-key-id ID --coordinator-key PEM
+          --nsm simulated --nsm-root-cert PEM --nsm-root-key PEM [--bundle DIR] [--trust-root PEM]
+          [--expected-pcrs FILE] [--max-channel-age-s S] [--round-timeout-ms MS]
+                        the enclave signer: attested channels, ceremonies, sealing through KMS
+  parent-proxy --enclave ADDR --coordinator-listen ADDR [--forward LISTEN=HOST:PORT]...
+               --allowlist FILE
+                        on an enclave's parent instance: pipe the coordinator to the enclave's
+                        control port and the enclave to allowlisted TCP targets (e.g. KMS),
+                        until SIGINT/SIGTERM; ADDR is vsock:CID:PORT, unix:PATH or tcp:HOST:PORT
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
       return vectorsCommand(rest, out);
     case 'sim':
       return simCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+    case 'enclave':
+      return enclaveCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+    case 'parent-proxy':
+      return parentProxyCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case 'attest':
       return attestCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case undefined:

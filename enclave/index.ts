@@ -30,3 +30,34 @@ export {
   type StoredVersion,
 } from './share-store.js';
 export { decideEpoch, type EpochAction, type EpochDecision } from './epochs.js';
+export {
+  PAYLOAD,
+  SCHEMES,
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  groupOf,
+  type ControlRequest,
+  type ControlResponse,
+  type Scheme,
+} from './control.js';
+export { encodeLinkFrame, decodeLinkFrame, type LinkFrame } from './link.js';
+export { Peers, type Opened, type PeersOptions } from './peers.js';
+export { KeyVault, type VaultOptions } from './vault.js';
+export {
+  CeremonyRunner,
+  DEFAULT_LIMITS,
+  auxSessionId,
+  type RunnerLimits,
+  type RunnerOptions,
+} from './runner.js';
+export { EnclaveNode, type EnclaveNodeOptions } from './node.js';
+export { createAwsClients, type AwsClientOptions, type AwsRoute } from './aws-clients.js';
+export {
+  ChannelError,
+  SecureChannel,
+  type ChannelIdentity,
+  type EnclavePolicy,
+  type PeerCheck,
+} from './channel/index.js';

@@ -17,11 +17,17 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 const RECIPIENT_MODULUS_BITS = 2048;
 
 /**
- * The NSM seen from the sealing path: something that issues an attestation document binding a
- * public key. The simulator's `SimulatedNsm` is one; the Nitro device is the other.
+ * The NSM seen from the enclave: something that issues an attestation document binding a public
+ * key and, optionally, user data and a nonce (the peer channel's handshake binds all three; the
+ * sealing path only a public key). The simulator's `SimulatedNsm` is one; the Nitro device is the
+ * other. An absent or null field is encoded as CBOR null, as the NSM does.
  */
 export interface Attester {
-  attest(request: { publicKey: Uint8Array }): Uint8Array | Promise<Uint8Array>;
+  attest(request: {
+    publicKey?: Uint8Array | null;
+    userData?: Uint8Array | null;
+    nonce?: Uint8Array | null;
+  }): Uint8Array | Promise<Uint8Array>;
 }
 
 /** One request's recipient: the document to send, and the key that opens the answer. */

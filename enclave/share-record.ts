@@ -20,12 +20,19 @@ import { sealAuxInfo, type AuxInfo, type PartyAux } from '../protocol/ecdsa/aux-
 import { PaillierSecretKey, paillierPublicKey } from '../protocol/paillier/paillier.js';
 import { lagrangeCoefficient } from '../protocol/polynomial.js';
 import { SecretScalar } from '../protocol/secret.js';
+import { SCHEMES, groupOf, type Scheme } from './control.js';
 import { SealError } from './errors.js';
 
 /** What is sealed for one key, one party, one epoch. */
 export interface ShareRecord {
   /** The service's identifier of the key (the REST API's `id`). */
   readonly keyId: string;
+  readonly scheme: Scheme;
+  /**
+   * The enclave's own copy of the key's signing policy, sealed with the share so that no one
+   * outside can change it: the signer sets allowed to sign (empty: any `threshold` holders).
+   */
+  readonly allowedSignerSets: readonly (readonly PartyId[])[];
   readonly share: KeyShare;
   /** Threshold ECDSA only: the Paillier secret and every party's auxiliary public data. */
   readonly aux: AuxInfo | null;
@@ -42,6 +49,7 @@ const FORMAT_VERSION = 1;
 const GROUP_CODES: Readonly<Record<GroupName, number>> = { ed25519: 1, secp256k1: 2 };
 const MAX_KEY_ID_BYTES = 128;
 const MAX_PARTIES = 255;
+const MAX_SIGNER_SETS = 64;
 const MAX_SESSION_ID_BYTES = 64;
 const CHAIN_CODE_BYTES = 32;
 // Paillier moduli are 2048 bits in practice; the bound only refuses absurd input.
@@ -59,11 +67,16 @@ export function checkKeyId(keyId: string): void {
  * caller encrypts it and wipes it at once.
  */
 export function encodeShareRecord(record: ShareRecord): Uint8Array {
-  const { keyId, share, aux } = record;
+  const { keyId, scheme, allowedSignerSets, share, aux } = record;
   checkKeyId(keyId);
   const group = groupByName(share.group);
   const w = new Writer();
   w.u8(FORMAT_VERSION).bytes(new TextEncoder().encode(keyId));
+  w.u8(SCHEMES.indexOf(scheme) + 1).u16(allowedSignerSets.length);
+  for (const set of allowedSignerSets) {
+    w.u16(set.length);
+    for (const id of set) w.u16(id);
+  }
   w.u8(GROUP_CODES[share.group]).bytes(share.keySessionId);
   w.u16(share.parties.length);
   for (const id of share.parties) w.u16(id);
@@ -113,7 +126,19 @@ function readRecord(bytes: Uint8Array, expected: RecordBinding): ShareRecord {
   const keyId = new TextDecoder('utf-8', { fatal: true }).decode(
     r.bytes(MAX_KEY_ID_BYTES, 'key id'),
   );
+  const scheme = SCHEMES[r.u8('scheme') - 1];
+  if (scheme === undefined) r.fail('unknown scheme');
+  const setCount = r.u16('signer sets');
+  if (setCount > MAX_SIGNER_SETS) r.fail(`more than ${MAX_SIGNER_SETS} signer sets`);
+  const allowedSignerSets: PartyId[][] = [];
+  for (let i = 0; i < setCount; i++) {
+    const size = r.u16('signer set size');
+    const set: PartyId[] = [];
+    for (let j = 0; j < size; j++) set.push(r.u16('signer'));
+    allowedSignerSets.push(set);
+  }
   const groupName = readGroup(r);
+  if (groupName !== groupOf(scheme)) r.fail(`scheme ${scheme} on a ${groupName} key`);
   const group = groupByName(groupName);
   const keySessionId = r.bytes(MAX_SESSION_ID_BYTES, 'key session id').slice();
   const count = r.u16('party count');
@@ -148,7 +173,15 @@ function readRecord(bytes: Uint8Array, expected: RecordBinding): ShareRecord {
         `expected key ${expected.keyId}, party ${expected.partyId}, epoch ${expected.epoch}`,
     );
   }
-  if (aux !== null && groupName !== 'secp256k1') r.fail('auxiliary data on a non-ECDSA key');
+  if ((aux !== null) !== (scheme === 'ecdsa-secp256k1')) {
+    r.fail('auxiliary data belongs with ECDSA keys, and only with them');
+  }
+  for (const set of allowedSignerSets) {
+    const valid =
+      set.length >= threshold &&
+      set.every((id, i) => parties.includes(id) && (i === 0 || id > set[i - 1]!));
+    if (!valid) r.fail('an allowed signer set is not an ascending set of >= t holders');
+  }
   checkConsistent(group, parties, threshold, publicKey, verificationShares, self, secret);
 
   const share = sealKeyShareObject({
@@ -163,7 +196,7 @@ function readRecord(bytes: Uint8Array, expected: RecordBinding): ShareRecord {
     self,
     secretShare: new SecretScalar(group, secret),
   });
-  return { keyId, share, aux };
+  return { keyId, scheme, allowedSignerSets, share, aux };
 }
 
 function readGroup(r: Reader): GroupName {

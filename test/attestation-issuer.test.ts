@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import * as asn1js from 'asn1js';
 import { Decoder, encode } from 'cbor-x';
 import * as pkijs from 'pkijs';
-import { MAX_USER_FIELD_BYTES, SimulatedNsm } from '../attestation/issuer.js';
+import { MAX_USER_FIELD_BYTES, SimulatedNsm, SimulatedRoot } from '../attestation/issuer.js';
 import type { AttestRequest } from '../attestation/issuer.js';
 import { measureBundle, measureFiles } from '../attestation/measure.js';
 import type { BundleFile, Measurement, RuntimeIdentity } from '../attestation/measure.js';
@@ -648,6 +648,89 @@ test('round trip: the verifier refuses changed code, a debug document and an exp
   assert.equal(!late.valid && late.error.code, 'EXPIRED');
   const early = verifyAttestation(raw, { root, at: new Date(clock.start - 5000) });
   assert.equal(!early.valid && early.error.code, 'NOT_YET_VALID');
+});
+
+// ---------------------------------------------------------------------------------------------
+// A shared root: the simulator's enclaves (different code, different module ids) chain to one
+// anchor, as every real enclave chains to AWS's.
+
+test('shared root: two NSMs with different PCRs and module ids both verify under the one root', () => {
+  const root = SimulatedNsm.newRoot({ now: clock.now });
+  const other = measureFiles([{ path: 'main.js', content: bytes('other code') }], {
+    runtime: fixedRuntime,
+  });
+  const a = SimulatedNsm.create({ pcrs: measurement, now: clock.now, root, moduleId: 'signer-a' });
+  const b = SimulatedNsm.create({ pcrs: other, now: clock.now, root, moduleId: 'signer-b' });
+  assert.equal(hex(a.rootDer), hex(root.der));
+  assert.equal(hex(b.rootDer), hex(root.der));
+  assert.equal(a.rootPem, root.certificatePem);
+  const at = clock.now();
+  const docA = a.attest({ nonce: new Uint8Array(32).fill(1) });
+  const docB = b.attest({ nonce: new Uint8Array(32).fill(2) });
+  const resultA = verifyAttestation(docA, { root: root.der, expectedPcrs: a.pcrs, at });
+  const resultB = verifyAttestation(docB, { root: root.der, expectedPcrs: b.pcrs, at });
+  assert.ok(resultA.valid && resultB.valid, JSON.stringify([resultA, resultB]));
+  assert.equal(resultA.document.moduleId, 'signer-a');
+  assert.equal(resultB.document.moduleId, 'signer-b');
+  // One anchor, two chains: the intermediates (and their keys) are each NSM's own.
+  const [chainA, chainB] = [decodeDocument(docA), decodeDocument(docB)];
+  assert.equal(hex(chainA.cabundle[0]!), hex(chainB.cabundle[0]!));
+  for (let i = 1; i < 4; i++) assert.notEqual(hex(chainA.cabundle[i]!), hex(chainB.cabundle[i]!));
+  // The shared root does not blur the measurements: each document still carries its own code.
+  const crossed = verifyAttestation(docB, { root: root.der, expectedPcrs: a.pcrs, at });
+  assert.equal(!crossed.valid && crossed.error.code, 'PCR_MISMATCH');
+});
+
+test('shared root: the PEM round trip gives the same root, and NSMs under it still verify', () => {
+  const root = SimulatedNsm.newRoot({ now: clock.now });
+  const pem = root.toPem();
+  assert.match(pem.certificate, /^-----BEGIN CERTIFICATE-----\n/);
+  assert.match(pem.privateKey, /^-----BEGIN PRIVATE KEY-----\n/);
+  const loaded = SimulatedRoot.fromPem(pem);
+  assert.equal(hex(loaded.der), hex(root.der));
+  assert.deepEqual(loaded.toPem(), pem);
+  const nsmUnderLoaded = SimulatedNsm.create({ pcrs: measurement, now: clock.now, root: loaded });
+  const result = verifyAttestation(nsmUnderLoaded.attest(), { root: root.der, at: clock.now() });
+  assert.ok(result.valid, JSON.stringify(result));
+
+  // The key never shows: not in JSON, not in inspect, not as an own property.
+  assert.deepEqual(Object.keys(root), []);
+  assert.deepEqual(JSON.parse(JSON.stringify(root)), {
+    rootSha256: createHash('sha256').update(root.der).digest('hex'),
+  });
+  const printed = inspect(root, { showHidden: true, depth: 10 });
+  assert.match(printed, /redacted/);
+  assert.doesNotMatch(printed, /KeyObject|PRIVATE|privateKey/);
+
+  // A pair that does not belong together, or text that is not PEM, is refused.
+  const stranger = SimulatedNsm.newRoot({ now: clock.now }).toPem();
+  assert.throws(
+    () => SimulatedRoot.fromPem({ certificate: pem.certificate, privateKey: stranger.privateKey }),
+    isCode('MALFORMED'),
+  );
+  assert.throws(
+    () => SimulatedRoot.fromPem({ certificate: 'not a certificate', privateKey: pem.privateKey }),
+    isCode('MALFORMED'),
+  );
+  assert.throws(
+    () =>
+      SimulatedNsm.create({
+        pcrs: measurement,
+        root: { der: root.der } as unknown as SimulatedRoot,
+      }),
+    isCode('MALFORMED'),
+  );
+});
+
+test('shared root: a document from an NSM with a different root is UNTRUSTED_ROOT', () => {
+  const root = SimulatedNsm.newRoot({ now: clock.now });
+  const stranger = SimulatedNsm.create({ pcrs: measurement, now: clock.now });
+  const result = verifyAttestation(stranger.attest(), {
+    root: root.der,
+    expectedPcrs: stranger.pcrs,
+    at: clock.now(),
+  });
+  assert.equal(!result.valid && result.error.code, 'UNTRUSTED_ROOT');
 });
 
 // ---------------------------------------------------------------------------------------------

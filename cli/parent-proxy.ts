@@ -1,0 +1,123 @@
+/**
+ * `mpc-kms parent-proxy`: the process on an enclave's parent instance (see parent-proxy/).
+ *
+ *   mpc-kms parent-proxy --enclave ADDR --coordinator-listen ADDR
+ *                        [--forward LISTEN=HOST:PORT]... --allowlist FILE
+ *
+ * ADDR and LISTEN are transport addresses (`vsock:CID:PORT`, `unix:PATH`, `tcp:HOST:PORT`);
+ * in production `--enclave vsock:16:5000 --coordinator-listen tcp:0.0.0.0:7000
+ * --forward vsock:any:8000=kms.us-east-1.amazonaws.com:443`. Once everything listens it prints
+ * one line on stdout, `{"ready":true,"coordinator":"<address>"}`, and from then on JSON event
+ * lines on stderr. SIGINT or SIGTERM closes every connection and exits 0 (a second signal
+ * kills at once). Invalid arguments, an invalid allowlist or a forward to a target not on it
+ * exit 2 before listening on anything; an address that cannot be listened on exits 1.
+ */
+import { parseArgs } from 'node:util';
+import {
+  Allowlist,
+  ProxyError,
+  loadAllowlist,
+  startParentProxy,
+  type ForwardConfig,
+} from '../parent-proxy/index.js';
+import {
+  TransportError,
+  formatAddress,
+  parseAddress,
+  type StreamAddress,
+} from '../transport/index.js';
+
+export const PARENT_PROXY_USAGE =
+  'usage: mpc-kms parent-proxy --enclave ADDR --coordinator-listen ADDR ' +
+  '[--forward LISTEN=HOST:PORT]... --allowlist FILE';
+
+/** Runs the proxy until a signal; resolves with the exit code. */
+export async function parentProxyCommand(
+  args: readonly string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  let parsed: ReturnType<typeof parseProxyArgs>;
+  let allowlist: Allowlist;
+  try {
+    parsed = parseProxyArgs(args);
+    allowlist = await loadAllowlist(parsed.allowlistFile);
+  } catch (error) {
+    err(`mpc-kms parent-proxy: ${error instanceof Error ? error.message : String(error)}`);
+    err(PARENT_PROXY_USAGE);
+    return 2;
+  }
+  // The clock is read here, at the edge; the proxy itself only reports events.
+  const log = (event: Record<string, unknown>) =>
+    err(JSON.stringify({ time: new Date().toISOString(), ...event }));
+  let proxy: Awaited<ReturnType<typeof startParentProxy>>;
+  try {
+    proxy = await startParentProxy({ ...parsed, allowlist, log });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    err(`mpc-kms parent-proxy: ${message}`);
+    // A refused configuration is a usage error; a port that cannot be had is a runtime one.
+    if (error instanceof ProxyError) return 2;
+    if (error instanceof TransportError && error.code === 'BAD_ADDRESS') return 2;
+    return 1;
+  }
+  // Listen for the signals before announcing readiness: whoever reads the line may stop us.
+  const stopped = new Promise<string>((done) => {
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+  });
+  out(JSON.stringify({ ready: true, coordinator: formatAddress(proxy.coordinatorAddress) }));
+  const signal = await stopped;
+  log({ event: 'stopping', signal, stats: proxy.stats() });
+  await proxy.close();
+  // A vsock listener's accept thread cannot be stopped and keeps the event loop alive (see
+  // transport/vsock.ts), so leave explicitly if we are still here shortly after returning. The
+  // timer is unref'd: without vsock the process ends on its own first.
+  setTimeout(() => process.exit(), 200).unref();
+  return 0;
+}
+
+interface ParsedProxyArgs {
+  readonly enclave: StreamAddress;
+  readonly coordinatorListen: StreamAddress;
+  readonly forwards: ForwardConfig[];
+  readonly allowlistFile: string;
+}
+
+function parseProxyArgs(args: readonly string[]): ParsedProxyArgs {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: {
+      enclave: { type: 'string' },
+      'coordinator-listen': { type: 'string' },
+      forward: { type: 'string', multiple: true, default: [] },
+      allowlist: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+  if (values.enclave === undefined) throw new Error('--enclave ADDR is required');
+  if (values['coordinator-listen'] === undefined) {
+    throw new Error('--coordinator-listen ADDR is required');
+  }
+  if (values.allowlist === undefined) throw new Error('--allowlist FILE is required');
+  return {
+    enclave: parseAddress(values.enclave),
+    coordinatorListen: parseAddress(values['coordinator-listen']),
+    forwards: values.forward.map(parseForward),
+    allowlistFile: values.allowlist,
+  };
+}
+
+/** `LISTEN=HOST:PORT`, split at the last `=` (a Unix socket path may itself contain one). */
+function parseForward(text: string): ForwardConfig {
+  const eq = text.lastIndexOf('=');
+  if (eq < 0) throw new Error(`--forward "${text}": expected LISTEN=HOST:PORT`);
+  const listen = parseAddress(text.slice(0, eq));
+  const target = parseAddress(`tcp:${text.slice(eq + 1)}`);
+  if (target.kind !== 'tcp' || target.port === 0) {
+    throw new Error(`--forward "${text}": the target needs a port 1..65535`);
+  }
+  return { listen, target: { host: target.host, port: target.port } };
+}
