@@ -22,4 +22,4 @@ export {
   type SimulatedRootPem,
   type AttestRequest,
 } from './issuer.js';
-export { measureBundle, measureFiles } from './measure.js';
+export { measureBundle, measureFiles, type Measurement } from './measure.js';

@@ -11,7 +11,8 @@
  * ADDR is a transport address (`vsock:CID:PORT`, `unix:PATH`). `--kms-via` / `--secrets-via` are
  * where the parent proxy's forwards listen (production: `vsock:3:8000`, `vsock:3:8001`); the
  * endpoints are what the SDK signs for (production: `https://kms.<region>.amazonaws.com`).
- * `--nsm simulated` measures `--bundle` (default: the installed code) into PCR0-2 and issues
+ * `--nsm simulated` measures the enclave's code under `--bundle` (default: the installed code;
+ * see enclave/bundle.ts) into PCR0-2 and issues
  * documents under the given simulated root, which is then also the default trust root for peers;
  * peers must report the same PCRs unless `--expected-pcrs` (JSON `{"0": hex, ...}`) says
  * otherwise. When listening it prints `{"ready":true,"party":N,"listen":ADDR,"pcr0":HEX}`; it
@@ -23,12 +24,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  AWS_NITRO_ROOT_G1_DER,
-  SimulatedNsm,
-  SimulatedRoot,
-  measureBundle,
-} from '../attestation/index.js';
+import { AWS_NITRO_ROOT_G1_DER, SimulatedNsm, SimulatedRoot } from '../attestation/index.js';
+import { measureEnclaveBundle } from '../enclave/bundle.js';
 import { fromHex, toHex } from '../protocol/bytes.js';
 import { MAX_PARTY_ID } from '../protocol/envelope.js';
 import { startEnclave, type EnclaveConfig } from '../enclave/main.js';
@@ -122,7 +119,7 @@ function parseEnclaveArgs(
     certificate: readFileSync(need('nsm-root-cert'), 'utf8'),
     privateKey: readFileSync(need('nsm-root-key'), 'utf8'),
   });
-  const measurement = measureBundle(values.bundle ?? INSTALLED_BUNDLE);
+  const measurement = measureEnclaveBundle(values.bundle ?? INSTALLED_BUNDLE);
   const attester = SimulatedNsm.create({ pcrs: measurement, root });
   const own = new Map([
     [0, measurement.pcr0],

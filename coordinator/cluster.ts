@@ -100,6 +100,10 @@ export class Cluster {
   readonly #relayed = { frames: 0, spoofed: 0, unroutable: 0 };
   readonly #log: (event: Record<string, unknown>) => void;
   #closed = false;
+  /** Each enclave's module id (from its attestation), to notice a restart. */
+  readonly #moduleIds = new Map<PartyId, string | null>();
+  /** Renewal of channels after a restart; ceremonies wait for it. */
+  #rekeying: Promise<void> = Promise.resolve();
 
   private constructor(options: ClusterOptions) {
     this.#options = options;
@@ -113,8 +117,27 @@ export class Cluster {
       maxChannelAgeMs: options.maxChannelAgeMs ?? 2 * 60 * 60 * 1000,
       write: (to, frame) => this.#writeTo(to, frame),
       onPayload: (opened) => this.#dispatch(opened.from, opened.sessionId, opened.payload),
+      onEstablished: (party) => this.#onEstablished(party),
       log: this.#log,
     });
+  }
+
+  /**
+   * A channel to `party` came up. If its attestation names another enclave than before, the
+   * enclave restarted and lost its channel keys: tell every other enclave to renew its channel
+   * to it before the next ceremony, or their first frames to it would be sealed under keys it no
+   * longer has.
+   */
+  #onEstablished(party: PartyId): void {
+    const moduleId = this.peers.attestation(party)?.moduleId ?? null;
+    const before = this.#moduleIds.get(party);
+    this.#moduleIds.set(party, moduleId);
+    if (before === undefined || before === moduleId) return;
+    this.#log({ event: 'enclave-restarted', party });
+    const others = this.parties.filter((p) => p !== party && this.healthy(p));
+    this.#rekeying = this.#rekeying.then(() =>
+      this.#askQuietly(others, { kind: 'rekey', peer: party }, 5000),
+    );
   }
 
   /** Connects to every parent that answers; the others are retried by {@link reconnect}. */
@@ -261,15 +284,17 @@ export class Cluster {
     const signers = [...request.signers].sort((a, b) => a - b);
     const sessionId = newSessionId();
     const suite = FROST_SCHEMES[info.scheme];
-    const machine = createAggregator(info.key, {
-      suite,
-      sessionId,
-      keySessionId: info.key.keySessionId,
-      epoch: info.key.epoch,
-      message: request.message,
-      signers,
-      ...(request.path ? { path: request.path } : {}),
-    });
+    const machine = refuseLocally(() =>
+      createAggregator(info.key, {
+        suite,
+        sessionId,
+        keySessionId: info.key.keySessionId,
+        epoch: info.key.epoch,
+        message: request.message,
+        signers,
+        ...(request.path ? { path: request.path } : {}),
+      }),
+    );
     const output = await this.#aggregate<AggregatorOutput>(
       sessionId,
       machine,
@@ -296,12 +321,14 @@ export class Cluster {
   ): Promise<EcdsaSignature> {
     const sessionId = newSessionId();
     const signers = [...presignature.signers];
-    const machine = createEcdsaAggregator(info.key, presignature, {
-      sessionId,
-      digest: request.digest,
-      presignatureId: presignature.id,
-      ...(request.path ? { path: request.path } : {}),
-    });
+    const machine = refuseLocally(() =>
+      createEcdsaAggregator(info.key, presignature, {
+        sessionId,
+        digest: request.digest,
+        presignatureId: presignature.id,
+        ...(request.path ? { path: request.path } : {}),
+      }),
+    );
     return this.#aggregate<EcdsaSignature>(
       sessionId,
       machine,
@@ -342,8 +369,9 @@ export class Cluster {
         this.#options.keygenTimeoutMs ?? 300_000,
       );
     } catch (error) {
-      // Whoever staged drops it; the epoch before (if any) stays the committed one.
-      await this.#askQuietly(parties, { kind: 'discard', keyId, epoch });
+      // Whoever staged drops it; the epoch before (if any) stays the committed one. Not waited
+      // for: a party that does not answer settles by the epoch rule when it next loads the key.
+      void this.#askQuietly(parties, { kind: 'discard', keyId, epoch });
       throw error;
     }
     const staged = parties.map(
@@ -352,7 +380,7 @@ export class Cluster {
     const first = staged[0]!;
     for (const [i, s] of staged.entries()) {
       if (!sameKey(s.key, first.key) || s.key.epoch !== epoch) {
-        await this.#askQuietly(parties, { kind: 'discard', keyId, epoch });
+        void this.#askQuietly(parties, { kind: 'discard', keyId, epoch });
         throw new CeremonyError('INCONSISTENT', 'parties disagree on the new key', [parties[i]!]);
       }
     }
@@ -360,8 +388,12 @@ export class Cluster {
     return { keyId, scheme: first.scheme, key: first.key };
   }
 
-  async #askQuietly(parties: readonly PartyId[], request: ControlRequest): Promise<void> {
-    await this.#ask(parties, newSessionId(), request, 30_000).catch(() => {});
+  async #askQuietly(
+    parties: readonly PartyId[],
+    request: ControlRequest,
+    timeoutMs = 10_000,
+  ): Promise<void> {
+    await this.#ask(parties, newSessionId(), request, timeoutMs).catch(() => {});
   }
 
   /** Runs the aggregator's machine while the signers run theirs. */
@@ -392,9 +424,8 @@ export class Cluster {
       .then(([o]) => o)
       .catch(async (error: unknown) => {
         this.#aggregators.delete(id);
-        await this.#askQuietly(signers, { kind: 'abort', reason: 'ceremony failed' }).catch(
-          () => {},
-        );
+        // Stops the signers still waiting; their answers are not needed.
+        void this.#askQuietly(signers, { kind: 'abort', reason: 'ceremony failed' });
         throw asError(error);
       })
       .finally(() => this.#aggregators.delete(id));
@@ -412,7 +443,17 @@ export class Cluster {
   }
 
   /** Sends one request to each party and collects every answer; a `failed` rejects. */
-  #ask(
+  async #ask(
+    parties: readonly PartyId[],
+    sessionId: Uint8Array,
+    request: ControlRequest,
+    timeoutMs: number,
+  ): Promise<Map<PartyId, ControlResponse>> {
+    if (request.kind !== 'rekey') await this.#rekeying;
+    return this.#askNow(parties, sessionId, request, timeoutMs);
+  }
+
+  #askNow(
     parties: readonly PartyId[],
     sessionId: Uint8Array,
     request: ControlRequest,
@@ -465,7 +506,14 @@ export class Cluster {
         clearTimeout(waiter.timer);
         this.#waiters.delete(id);
         // A party that fails names whom it blames; if it names no one, the fault is its own.
-        const blame = response.blame.length > 0 ? response.blame : [from];
+        // A signer that gave up waiting for the coordinator's package blames the coordinator,
+        // but the coordinator held it back for want of other signers' messages: blame those.
+        const aggregator = this.#aggregators.get(id);
+        const named = response.blame.length > 0 ? response.blame : [from];
+        const starved = response.code === 'MISSING_MESSAGE' && aggregator !== undefined;
+        const blame = named.flatMap((p) =>
+          p === COORDINATOR && starved ? aggregator.machine.waitingFor() : [p],
+        );
         waiter.reject(
           new CeremonyError(response.code, `party ${from}: ${response.message}`, blame),
         );
@@ -546,6 +594,15 @@ function sameKey(a: KeyPublic, b: KeyPublic): boolean {
         p === b.parties[i] && a.verificationShares.get(p)!.equals(b.verificationShares.get(p)!),
     )
   );
+}
+
+/** Runs the coordinator's own checks of a request; their refusal is a CeremonyError too. */
+function refuseLocally<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    throw asError(error);
+  }
 }
 
 function asError(error: unknown): Error {

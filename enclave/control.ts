@@ -63,7 +63,12 @@ export type ControlRequest =
     }
   /** Stops a session of this id, if one runs: another party failed, or the caller gave up. */
   | { readonly kind: 'abort'; readonly reason: string }
-  | { readonly kind: 'status' };
+  | { readonly kind: 'status' }
+  /**
+   * Party `peer` restarted (its attestation names a new enclave): drop the channel to it and
+   * handshake again before sending it anything, so nothing is sealed under keys it lost.
+   */
+  | { readonly kind: 'rekey'; readonly peer: PartyId };
 
 export type ControlResponse =
   /** A new epoch's share is sealed and staged; the key's public data, for the coordinator. */
@@ -98,6 +103,7 @@ const REQUEST_CODES = {
   sign: 6,
   abort: 7,
   status: 8,
+  rekey: 9,
 } as const;
 const RESPONSE_CODES = { staged: 1, presigned: 2, done: 3, status: 4, failed: 5 } as const;
 const SCHEME_CODES: Readonly<Record<Scheme, number>> = {
@@ -144,6 +150,9 @@ export function encodeRequest(request: ControlRequest): Uint8Array {
       text(w, request.reason);
       break;
     case 'status':
+      break;
+    case 'rekey':
+      w.u16(request.peer);
       break;
   }
   return w.finish();
@@ -197,6 +206,12 @@ export function decodeRequest(bytes: Uint8Array, sender: PartyId): ControlReques
     case 'status':
       request = { kind };
       break;
+    case 'rekey': {
+      const peer = r.u16('peer');
+      if (peer < 1 || peer > MAX_PARTY_ID) r.fail('peer id out of range');
+      request = { kind, peer };
+      break;
+    }
   }
   r.end();
   return request;
@@ -263,7 +278,7 @@ export function decodeResponse(bytes: Uint8Array, sender: PartyId): ControlRespo
         kind,
         code: readText(r, 'code'),
         message: readText(r, 'message'),
-        blame: readIds(r, 'blame', true),
+        blame: readBlame(r),
       };
       break;
   }
@@ -371,22 +386,35 @@ function readKeyId(r: Reader): string {
   return keyId;
 }
 
-/** Party ids: ascending, distinct, in 1..MAX_PARTY_ID (or empty when allowed). */
+/** Party ids: ascending, distinct, in 1..MAX_PARTY_ID. */
 function ids(w: Writer, list: readonly PartyId[]): Writer {
   w.u16(list.length);
   for (const id of list) w.u16(id);
   return w;
 }
 
-function readIds(r: Reader, what: string, allowEmpty = false): PartyId[] {
+function readIds(r: Reader, what: string): PartyId[] {
   const count = r.u16(what);
-  if (count > MAX_PARTIES || (count === 0 && !allowEmpty)) r.fail(`${what}: bad count ${count}`);
+  if (count > MAX_PARTIES || count === 0) r.fail(`${what}: bad count ${count}`);
   const out: PartyId[] = [];
   for (let i = 0; i < count; i++) {
     const id = r.u16(what);
     if (id < 1 || id > MAX_PARTY_ID || (i > 0 && id <= out[i - 1]!)) {
       r.fail(`${what}: ids must ascend within 1..${MAX_PARTY_ID}`);
     }
+    out.push(id);
+  }
+  return out;
+}
+
+/** Blamed parties: ascending, distinct, and (unlike signer sets) possibly the coordinator, 0. */
+function readBlame(r: Reader): PartyId[] {
+  const count = r.u16('blame');
+  if (count > MAX_PARTIES + 1) r.fail(`blame: bad count ${count}`);
+  const out: PartyId[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = r.u16('blame');
+    if (id > MAX_PARTY_ID || (i > 0 && id <= out[i - 1]!)) r.fail('blame: ids must ascend');
     out.push(id);
   }
   return out;

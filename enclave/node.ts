@@ -65,6 +65,7 @@ export class EnclaveNode {
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.safePrime ? { safePrime: options.safePrime } : {}),
       log: this.#log,
+      onRekey: (peer) => this.peers.rekey(peer),
     });
   }
 

@@ -9,6 +9,13 @@
  * awaits the attester or verifier, and a record must not overtake it). Lower ids initiate: the
  * coordinator (0) always, and between enclaves the one with the lower id, when it first has
  * something to send; a handshake is started again when the channel is older than its limit.
+ *
+ * A party that restarted has lost its channels, while its peers still hold theirs. When records
+ * arrive that it cannot open and it is not the one to initiate, it sends the peer a one-byte
+ * handshake request (link body `ff`), at most once a second per peer; the peer answers by
+ * starting a new handshake, again at most once a second. The request is unauthenticated on
+ * purpose, since it carries nothing: the worst a relay can do with it is cause handshakes, and a
+ * relay can stop traffic anyway.
  */
 import type { PartyId } from '../protocol/errors.js';
 import { SecureChannel, frameType, type ChannelIdentity, type PeerCheck } from './channel/index.js';
@@ -32,14 +39,22 @@ export interface PeersOptions {
   /** Writes one link frame toward `to` (an enclave: to its parent; the coordinator: to i's parent). */
   readonly write: (to: PartyId, frame: Uint8Array) => void;
   readonly onPayload: (opened: Opened) => void;
+  /** A channel to `peer` came up (first time or renewed). */
+  readonly onEstablished?: (peer: PartyId) => void;
   /** Structured events: handshakes, refusals. Never key material. */
   readonly log?: (event: Record<string, unknown>) => void;
   /** Frames held per party while its channel is not up. */
   readonly maxPending?: number;
 }
 
+/** The link body that asks the peer to start a handshake with us. */
+const HANDSHAKE_REQUEST = 0xff;
+const HINT_INTERVAL_MS = 1000;
+
 interface Peer {
   channel: SecureChannel | null;
+  /** When we last sent or honoured a handshake request for this peer. */
+  lastHint: number;
   /** Payloads waiting for the channel: [sessionId, round, payload]. */
   pending: [Uint8Array, number, Uint8Array][];
   /** Incoming frames are processed one after another. */
@@ -84,6 +99,23 @@ export class Peers {
     this.#initiate(peer, this.#peer(peer));
   }
 
+  /**
+   * `peer` restarted and lost its keys: anything sealed under the old channel would be lost, so
+   * hold what is sent to it until a new handshake completes, and start that handshake (or, when
+   * it is the peer's to start, ask for it).
+   */
+  rekey(peer: PartyId): void {
+    const state = this.#peer(peer);
+    if (this.#initiates(peer)) {
+      this.#initiate(peer, state);
+      return;
+    }
+    state.channel = null;
+    state.handshaking = true;
+    state.lastHint = 0;
+    this.#requestHandshake(peer, state);
+  }
+
   /** Forgets every channel to `peer` (its link went down): the next contact handshakes anew. */
   reset(peer: PartyId): void {
     this.#peers.delete(peer);
@@ -113,14 +145,25 @@ export class Peers {
   }
 
   async #handle(from: PartyId, peer: Peer, body: Uint8Array): Promise<void> {
+    if (body.length === 1 && body[0] === HANDSHAKE_REQUEST) {
+      if (this.#initiates(from) && !peer.handshaking && this.#hintDue(peer)) {
+        this.#log({ event: 'handshake-requested', peer: from });
+        this.#initiate(from, peer);
+      }
+      return;
+    }
     const type = frameType(body);
     if (type === 'record') {
-      if (!peer.channel) return this.#count('no-channel');
+      if (!peer.channel?.established) return this.#cannotOpen(from, peer, 'no-channel');
       let opened;
       try {
         opened = peer.channel.open(body);
-      } catch {
-        return; // counted by the channel
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? 'UNKNOWN';
+        this.#log({ event: 'record-refused', peer: from, code });
+        // Records of an epoch we do not hold: we restarted, or the peer re-keyed without us.
+        if (code === 'WRONG_CHANNEL' || code === 'FORGED') this.#requestHandshake(from, peer);
+        return;
       }
       this.#options.onPayload({
         from,
@@ -147,9 +190,13 @@ export class Peers {
       return;
     }
     if (peer.channel.established && !peer.channel.handshaking) {
-      if (peer.handshaking) this.#log({ event: 'channel-up', peer: from });
+      const renewed = peer.handshaking;
       peer.handshaking = false;
       this.#flush(from, peer);
+      if (renewed) {
+        this.#log({ event: 'channel-up', peer: from, epoch: peer.channel.epoch });
+        this.#options.onEstablished?.(from);
+      }
     }
   }
 
@@ -165,6 +212,32 @@ export class Peers {
         this.#log({ event: 'handshake-failed', peer: to, error: describe(error) });
       }
     });
+  }
+
+  /** A record we cannot open: ask the peer for a handshake if that is theirs to start. */
+  #cannotOpen(from: PartyId, peer: Peer, reason: string): void {
+    this.#count(reason);
+    this.#requestHandshake(from, peer);
+  }
+
+  #requestHandshake(from: PartyId, peer: Peer): void {
+    if (this.#initiates(from)) {
+      if (!peer.handshaking && this.#hintDue(peer)) this.#initiate(from, peer);
+      return;
+    }
+    if (this.#hintDue(peer)) {
+      this.#options.write(
+        from,
+        encodeLinkFrame({ from: this.self, to: from, body: Uint8Array.of(HANDSHAKE_REQUEST) }),
+      );
+    }
+  }
+
+  #hintDue(peer: Peer): boolean {
+    const now = this.#options.now();
+    if (now - peer.lastHint < HINT_INTERVAL_MS) return false;
+    peer.lastHint = now;
+    return true;
   }
 
   #flush(to: PartyId, peer: Peer): void {
@@ -194,7 +267,13 @@ export class Peers {
   #peer(id: PartyId): Peer {
     let peer = this.#peers.get(id);
     if (!peer) {
-      peer = { channel: null, pending: [], inbox: Promise.resolve(), handshaking: false };
+      peer = {
+        channel: null,
+        lastHint: 0,
+        pending: [],
+        inbox: Promise.resolve(),
+        handshaking: false,
+      };
       this.#peers.set(id, peer);
     }
     return peer;

@@ -91,6 +91,8 @@ export interface RunnerOptions {
   readonly safePrime?: () => Promise<bigint>;
   /** Structured events for logs and metrics; never secrets. */
   readonly log?: (event: Record<string, unknown>) => void;
+  /** The coordinator reports that `peer` restarted: its channel must be renewed. */
+  readonly onRekey?: (peer: PartyId) => void;
 }
 
 interface Session {
@@ -130,6 +132,7 @@ export class CeremonyRunner {
   readonly #limits: RunnerLimits;
   readonly #safePrime: () => Promise<bigint>;
   readonly #log: (event: Record<string, unknown>) => void;
+  readonly #onRekey: (peer: PartyId) => void;
   readonly #sessions = new Map<string, Session>();
   /** Requests in progress (a session may not have started yet), by session id. */
   readonly #requests = new Set<string>();
@@ -147,6 +150,7 @@ export class CeremonyRunner {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#safePrime = options.safePrime ?? defaultSafePrime;
     this.#log = options.log ?? (() => {});
+    this.#onRekey = options.onRekey ?? (() => {});
   }
 
   get sessionCount(): number {
@@ -170,6 +174,11 @@ export class CeremonyRunner {
     }
     if (request.kind === 'abort') {
       this.#abort(id, new ProtocolError('INTERNAL', `aborted: ${request.reason}`));
+      this.#respond(sessionId, { kind: 'done' });
+      return;
+    }
+    if (request.kind === 'rekey') {
+      this.#onRekey(request.peer);
       this.#respond(sessionId, { kind: 'done' });
       return;
     }

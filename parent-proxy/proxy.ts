@@ -17,6 +17,7 @@
 import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
+  VMADDR_CID_ANY,
   checkAddress,
   connect,
   formatAddress,
@@ -306,9 +307,28 @@ export async function startParentProxy(config: ParentProxyConfig): Promise<Paren
 function checkConfig(config: ParentProxyConfig): void {
   checkAddress(config.enclave);
   checkAddress(config.coordinatorListen);
+  // Caught here rather than on the first coordinator connection, hours after deployment.
+  const enclave = config.enclave;
+  if (
+    (enclave.kind === 'vsock' && enclave.cid === VMADDR_CID_ANY) ||
+    (enclave.kind === 'tcp' && enclave.port === 0)
+  ) {
+    throw new ProxyError(
+      'BAD_CONFIG',
+      `enclave ${formatAddress(enclave)}: not an address to connect to`,
+    );
+  }
+  // The vsock addon can only bind VMADDR_CID_ANY; refuse before any listener starts.
+  const checkListen = (address: StreamAddress, what: string) => {
+    if (address.kind === 'vsock' && address.cid !== VMADDR_CID_ANY) {
+      throw new ProxyError('BAD_CONFIG', `${what} ${formatAddress(address)}: use vsock:any:PORT`);
+    }
+  };
+  checkListen(config.coordinatorListen, 'coordinator listen address');
   const seen = new Set<string>([formatAddress(config.coordinatorListen)]);
   config.forwards.forEach((forward, index) => {
     checkAddress(forward.listen);
+    checkListen(forward.listen, `forward ${index}`);
     const shown = formatAddress(forward.listen);
     const { host, port } = forward.target;
     if (!config.allowlist.isAllowed(host, port)) {

@@ -12,7 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
-import { SimulatedNsm, measureBundle, type SimulatedRoot } from '../attestation/index.js';
+import { SimulatedNsm, type SimulatedRoot } from '../attestation/index.js';
+import { measureEnclaveBundle } from '../enclave/bundle.js';
 import { toHex } from '../protocol/bytes.js';
 import type { PartyId } from '../protocol/errors.js';
 import { Cluster } from '../coordinator/cluster.js';
@@ -117,7 +118,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     }),
   );
 
-  const measurement = measureBundle(BUNDLE);
+  const measurement = measureEnclaveBundle(BUNDLE);
   const pcrs = new Map([
     [0, measurement.pcr0],
     [1, measurement.pcr1],
@@ -214,7 +215,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
         parents,
         identity: privateKey,
         enclavePolicy: { root: root.der, expectedPcrs: pcrs, maxDocumentAgeMs: 5 * 60 * 1000 },
-        requestTimeoutMs: 30_000,
+        requestTimeoutMs: 15_000,
       });
     },
     restartEnclave: async (id) => {

@@ -71,7 +71,13 @@ function assertSameShare(a: KeyShare, b: KeyShare): void {
 
 test('a record round-trips for every party of an Ed25519 key', () => {
   for (const share of edShares('records/ed')) {
-    const bytes = encodeShareRecord({ keyId: 'key-ed', scheme: 'eddsa-ed25519', allowedSignerSets: [], share, aux: null });
+    const bytes = encodeShareRecord({
+      keyId: 'key-ed',
+      scheme: 'eddsa-ed25519',
+      allowedSignerSets: [],
+      share,
+      aux: null,
+    });
     const back = decodeShareRecord(bytes, { keyId: 'key-ed', partyId: share.self, epoch: 0 });
     assert.equal(back.keyId, 'key-ed');
     assert.equal(back.aux, null);
@@ -83,7 +89,16 @@ test('an ECDSA record carries the Paillier secret and every party ring-Pedersen 
   const shares = runDkg(secp256k1Group, PARTIES, 2, { rng: seededRng('records/ecdsa') });
   const share = shares[1]!;
   const aux = fixtureAux(share);
-  const bytes = encodeShareRecord({ keyId: 'key-ecdsa', scheme: 'ecdsa-secp256k1', allowedSignerSets: [[1, 2], [2, 3]], share, aux });
+  const bytes = encodeShareRecord({
+    keyId: 'key-ecdsa',
+    scheme: 'ecdsa-secp256k1',
+    allowedSignerSets: [
+      [1, 2],
+      [2, 3],
+    ],
+    share,
+    aux,
+  });
   const back = decodeShareRecord(bytes, { keyId: 'key-ecdsa', partyId: 2, epoch: 0 });
   assertSameShare(back.share, share);
   assert.equal(back.scheme, 'ecdsa-secp256k1');
@@ -104,7 +119,13 @@ test('an ECDSA record carries the Paillier secret and every party ring-Pedersen 
 
 test('a record for another key, party or epoch is refused as BLOB_MISMATCH', () => {
   const share = edShares('records/mismatch')[0]!;
-  const bytes = encodeShareRecord({ keyId: 'key-a', scheme: 'eddsa-ed25519', allowedSignerSets: [], share, aux: null });
+  const bytes = encodeShareRecord({
+    keyId: 'key-a',
+    scheme: 'eddsa-ed25519',
+    allowedSignerSets: [],
+    share,
+    aux: null,
+  });
   for (const expected of [
     { keyId: 'key-b', partyId: 1, epoch: 0 },
     { keyId: 'key-a', partyId: 2, epoch: 0 },
@@ -118,7 +139,13 @@ test('a record whose secret share does not match its verification share is refus
   const [a, b] = edShares('records/inconsistent');
   // Party 1's public data with party 2's secret: decodes, but s·G ≠ Y_1.
   const forged = { ...a!, secretShare: b!.secretShare };
-  const bytes = encodeShareRecord({ keyId: 'key-x', scheme: 'eddsa-ed25519', allowedSignerSets: [], share: forged, aux: null });
+  const bytes = encodeShareRecord({
+    keyId: 'key-x',
+    scheme: 'eddsa-ed25519',
+    allowedSignerSets: [],
+    share: forged,
+    aux: null,
+  });
   assert.throws(() => decodeShareRecord(bytes, { keyId: 'key-x', partyId: 1, epoch: 0 }), {
     code: 'BLOB_MALFORMED',
     message: /Y_self/,
@@ -127,7 +154,13 @@ test('a record whose secret share does not match its verification share is refus
 
 test('a truncated or altered record is refused with a SealError, never another exception', () => {
   const share = edShares('records/fuzz')[2]!;
-  const bytes = encodeShareRecord({ keyId: 'key-f', scheme: 'eddsa-ed25519', allowedSignerSets: [], share, aux: null });
+  const bytes = encodeShareRecord({
+    keyId: 'key-f',
+    scheme: 'eddsa-ed25519',
+    allowedSignerSets: [],
+    share,
+    aux: null,
+  });
   const expected = { keyId: 'key-f', partyId: 3, epoch: 0 };
   for (let n = 0; n < bytes.length; n++) {
     assert.throws(() => decodeShareRecord(bytes.subarray(0, n), expected), SealError);

@@ -208,7 +208,16 @@ test('an ECDSA record keeps its Paillier secret through KMS', async () => {
     parties,
   });
   const { sealer } = enclave(1);
-  const blob = await sealer.seal({ keyId: 'key-ecdsa', scheme: 'ecdsa-secp256k1', allowedSignerSets: [[1, 2], [2, 3]], share, aux });
+  const blob = await sealer.seal({
+    keyId: 'key-ecdsa',
+    scheme: 'ecdsa-secp256k1',
+    allowedSignerSets: [
+      [1, 2],
+      [2, 3],
+    ],
+    share,
+    aux,
+  });
   const back = await sealer.unseal(blob, { keyId: 'key-ecdsa', partyId: 1, epoch: 0 });
   assert.ok(sameShare(back.share, share));
   assert.equal(back.aux!.paillierSecret.p, primePair(0).p);

@@ -107,7 +107,8 @@ export class FrameDecoder {
       this.advance(length);
       return frame;
     }
-    const frame = new Uint8Array(length);
+    // A Buffer, like the views above when the stream delivers Buffers, so callers see one type.
+    const frame = Buffer.alloc(length);
     let filled = 0;
     while (filled < length) {
       const chunk = this.chunks[0]!;

@@ -126,7 +126,7 @@ export async function listenVsock(
       const stream = new VsockStream(addon, args[0]);
       if (closed) stream.destroy();
       else onConnection(stream);
-    } else if (error !== null || event === '_error') {
+    } else if (error != null || event === '_error') {
       options.onAcceptError?.(addonError('IO_ERROR', 'vsock accept', error ?? args[0]));
     }
   });
@@ -201,6 +201,7 @@ class VsockStream extends Duplex {
 
   connectTo(cid: number, port: number, timeoutMs: number | undefined): Promise<Duplex> {
     const target = `vsock:${cid}:${port}`;
+    this.label = target;
     return new Promise<Duplex>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       this.connecting = {
@@ -219,7 +220,8 @@ class VsockStream extends Duplex {
         this.native.connect(cid, port);
       } catch (error) {
         this.connecting = undefined;
-        this.closeNative();
+        // No connect thread was started, so the descriptor is ours to close now.
+        this.destroy();
         reject(addonError('CONNECT_FAILED', `vsock connect to ${target}`, error));
         return;
       }
@@ -239,7 +241,6 @@ class VsockStream extends Duplex {
           );
         }, timeoutMs);
       }
-      this.label = target;
     });
   }
 
@@ -323,7 +324,7 @@ class VsockStream extends Duplex {
       case 'close':
         return;
       default:
-        if (error !== null) this.onNativeError(addonError('IO_ERROR', this.label, error));
+        if (error != null) this.onNativeError(addonError('IO_ERROR', this.label, error));
     }
   }
 
