@@ -134,14 +134,14 @@ export function encodeRequest(request: ControlRequest): Uint8Array {
     case 'refresh':
     case 'commit':
     case 'discard':
-      text(w, request.keyId).fixed(u32(request.epoch));
+      text(w, request.keyId).u32(request.epoch);
       break;
     case 'presign':
-      text(w, request.keyId).fixed(u32(request.epoch));
+      text(w, request.keyId).u32(request.epoch);
       ids(w, request.signers);
       break;
     case 'sign':
-      text(w, request.keyId).fixed(u32(request.epoch));
+      text(w, request.keyId).u32(request.epoch);
       ids(w, request.signers);
       w.bytes(request.message);
       text(w, request.path).bytes(request.presignatureId);
@@ -180,19 +180,19 @@ export function decodeRequest(bytes: Uint8Array, sender: PartyId): ControlReques
     case 'refresh':
     case 'commit':
     case 'discard':
-      request = { kind, keyId: readKeyId(r), epoch: readU32(r, 'epoch') };
+      request = { kind, keyId: readKeyId(r), epoch: r.u32('epoch') };
       break;
     case 'presign':
       request = {
         kind,
         keyId: readKeyId(r),
-        epoch: readU32(r, 'epoch'),
+        epoch: r.u32('epoch'),
         signers: readIds(r, 'signers'),
       };
       break;
     case 'sign': {
       const keyId = readKeyId(r);
-      const epoch = readU32(r, 'epoch');
+      const epoch = r.u32('epoch');
       const signers = readIds(r, 'signers');
       const message = r.bytes(MAX_MESSAGE, 'message').slice();
       const path = readText(r, 'path');
@@ -233,8 +233,8 @@ export function encodeResponse(response: ControlResponse): Uint8Array {
     case 'done':
       break;
     case 'status':
-      w.u16(response.party).fixed(u32(response.sessions)).fixed(u32(response.keys));
-      w.fixed(u32(response.presignatures));
+      w.u16(response.party).u32(response.sessions).u32(response.keys);
+      w.u32(response.presignatures);
       break;
     case 'failed':
       text(w, response.code);
@@ -268,9 +268,9 @@ export function decodeResponse(bytes: Uint8Array, sender: PartyId): ControlRespo
       response = {
         kind,
         party: r.u16('party'),
-        sessions: readU32(r, 'sessions'),
-        keys: readU32(r, 'keys'),
-        presignatures: readU32(r, 'presignatures'),
+        sessions: r.u32('sessions'),
+        keys: r.u32('keys'),
+        presignatures: r.u32('presignatures'),
       };
       break;
     case 'failed':
@@ -293,7 +293,7 @@ function writeKeyPublic(w: Writer, key: KeyPublic): void {
   const group = groupByName(key.group);
   w.u8(GROUP_CODES[key.group]).bytes(key.keySessionId);
   ids(w, key.parties);
-  w.u16(key.threshold).fixed(u32(key.epoch));
+  w.u16(key.threshold).u32(key.epoch);
   w.element(group, key.publicKey);
   w.elements(
     group,
@@ -309,7 +309,7 @@ function readKeyPublic(r: Reader): KeyPublic {
   const parties = readIds(r, 'parties');
   const threshold = r.u16('threshold');
   if (threshold < 1 || threshold > parties.length) r.fail('threshold out of range');
-  const epoch = readU32(r, 'epoch');
+  const epoch = r.u32('epoch');
   const publicKey = r.element(group, 'public key');
   const shares = r.elements(group, parties.length, 'verification shares');
   const chainCode = r.fixed(32, 'chain code').slice();
@@ -327,7 +327,7 @@ function readKeyPublic(r: Reader): KeyPublic {
 
 function writePresignature(w: Writer, pre: PresignaturePublic): void {
   const group = secp256k1Group;
-  w.fixed(pre.id).bytes(pre.keySessionId).fixed(u32(pre.epoch));
+  w.fixed(pre.id).bytes(pre.keySessionId).u32(pre.epoch);
   ids(w, pre.signers);
   w.element(group, pre.R).element(group, pre.Gamma);
   w.elements(
@@ -344,7 +344,7 @@ function readPresignature(r: Reader): PresignaturePublic {
   const group: Group = secp256k1Group;
   const id = r.fixed(32, 'presignature id').slice();
   const keySessionId = r.bytes(64, 'key session id').slice();
-  const epoch = readU32(r, 'epoch');
+  const epoch = r.u32('epoch');
   const signers = readIds(r, 'signers');
   const R = r.element(group, 'R');
   const Gamma = r.element(group, 'Gamma');
@@ -418,17 +418,6 @@ function readBlame(r: Reader): PartyId[] {
     out.push(id);
   }
   return out;
-}
-
-function u32(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n);
-  return out;
-}
-
-function readU32(r: Reader, what: string): number {
-  const b = r.fixed(4, what);
-  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
 }
 
 function codeName<K extends string>(

@@ -57,14 +57,12 @@ export function encodeHeader(header: SealedHeader): Uint8Array {
   if (!Number.isInteger(header.epoch) || header.epoch < 0 || header.epoch > 0xffffffff) {
     throw new SealError('BLOB_MALFORMED', `epoch ${header.epoch} out of range`);
   }
-  const epoch = new Uint8Array(4);
-  new DataView(epoch.buffer).setUint32(0, header.epoch);
   return new Writer()
     .fixed(MAGIC)
     .u8(VERSION)
     .bytes(new TextEncoder().encode(header.keyId))
     .u16(header.partyId)
-    .fixed(epoch)
+    .u32(header.epoch)
     .bytes(header.publicKey)
     .finish();
 }
@@ -98,8 +96,7 @@ export function decodeSealedBlob(bytes: Uint8Array): SealedBlob {
     checkKeyId(keyId);
     const partyId = r.u16('party id');
     if (partyId === 0) r.fail('party id 0');
-    const epochBytes = r.fixed(4, 'epoch');
-    const epoch = new DataView(epochBytes.buffer, epochBytes.byteOffset, 4).getUint32(0);
+    const epoch = r.u32('epoch');
     const publicKey = r.bytes(MAX_PUBLIC_KEY_BYTES, 'public key').slice();
     const kmsCiphertext = r.bytes(MAX_KMS_BLOB_BYTES, 'KMS ciphertext').slice();
     if (kmsCiphertext.length === 0) r.fail('empty KMS ciphertext');

@@ -80,7 +80,7 @@ export function encodeShareRecord(record: ShareRecord): Uint8Array {
   w.u8(GROUP_CODES[share.group]).bytes(share.keySessionId);
   w.u16(share.parties.length);
   for (const id of share.parties) w.u16(id);
-  w.u16(share.threshold).fixed(u32(share.epoch)).u16(share.self);
+  w.u16(share.threshold).u32(share.epoch).u16(share.self);
   w.element(group, share.publicKey);
   w.elements(
     group,
@@ -151,7 +151,7 @@ function readRecord(bytes: Uint8Array, expected: RecordBinding): ShareRecord {
   }
   const threshold = r.u16('threshold');
   if (threshold < 1 || threshold > count) r.fail(`threshold ${threshold} out of range`);
-  const epoch = readU32(r, 'epoch');
+  const epoch = r.u32('epoch');
   const self = r.u16('self');
   if (!parties.includes(self)) r.fail(`party ${self} is not among the key's parties`);
   const publicKey = r.element(group, 'public key');
@@ -254,18 +254,4 @@ function checkConsistent(
   if (!group.msm(points, lambdas).equals(publicKey)) {
     throw new SealError('BLOB_MALFORMED', 'share record: verification shares miss the public key');
   }
-}
-
-function u32(n: number): Uint8Array {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
-    throw new SealError('BLOB_MALFORMED', `epoch ${n} out of range`);
-  }
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n);
-  return out;
-}
-
-function readU32(r: Reader, what: string): number {
-  const b = r.fixed(4, what);
-  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
 }

@@ -18,6 +18,14 @@ export class Writer {
     this.#parts.push(u16(n));
     return this;
   }
+  /** A 32-bit unsigned integer, big-endian (epochs, counts). */
+  u32(n: number): this {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+      throw new ProtocolError('INVALID_PARAMETERS', `${n} is not a 32-bit unsigned integer`);
+    }
+    this.#parts.push(u32(n));
+    return this;
+  }
   fixed(bytes: Uint8Array): this {
     this.#parts.push(bytes);
     return this;
@@ -82,6 +90,10 @@ export class Reader {
   u16(what = 'u16'): number {
     const b = this.fixed(2, what);
     return (b[0]! << 8) | b[1]!;
+  }
+  u32(what = 'u32'): number {
+    const b = this.fixed(4, what);
+    return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
   }
   bytes(maxLength: number, what = 'bytes'): Uint8Array {
     const b = this.fixed(4, what);
