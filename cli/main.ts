@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** `mpc-kms`: the command-line entry point. */
 import { attestCommand } from './attest.js';
+import { auditCommand } from './audit.js';
+import { coordinatorCommand } from './coordinator.js';
 import { demoCommand } from './demo.js';
 import { enclaveCommand } from './enclave.js';
 import { parentProxyCommand } from './parent-proxy.js';
@@ -19,6 +21,11 @@ commands:
   sim aws --data DIR [--region R] [--host H] [--kms-port P] [--secrets-port P]
           [--credentials FILE] [--nsm-root PEM]...
                         run the simulated KMS and Secrets Manager until SIGINT/SIGTERM
+  coordinator --data DIR [--host H] [--port P] [--database-url URL] --party ID=ADDR...
+              --identity-key PEM --trust-root PEM [--expected-pcrs FILE]
+                        the REST API in front of the enclaves (DATABASE_URL, MPC_KMS_ADMIN_TOKEN)
+  audit verify FILE [--root PEM] [--pcr I=HEX]...
+                        check an exported audit log: hash chain and enclave acknowledgements
   enclave --party N --listen ADDR --kms-endpoint URL --kms-via ADDR --secrets-endpoint URL
           --secrets-via ADDR --region R --credentials FILE --kms-key-id ID --coordinator-key PEM
           --nsm simulated --nsm-root-cert PEM --nsm-root-key PEM [--bundle DIR] [--trust-root PEM]
@@ -41,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
       return vectorsCommand(rest, out);
     case 'sim':
       return simCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+    case 'coordinator':
+      return coordinatorCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+    case 'audit':
+      return auditCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case 'enclave':
       return enclaveCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case 'parent-proxy':

@@ -39,6 +39,13 @@ import {
 import { decodeLinkFrame } from '../enclave/index.js';
 import { connect, FramedStream, type StreamAddress } from '../transport/index.js';
 
+/** A signing ceremony's result, with each signer's acknowledgement (see enclave/ack.ts). */
+export interface Signed<O> {
+  readonly output: O;
+  readonly sessionId: Uint8Array;
+  readonly acks: ReadonlyMap<PartyId, Uint8Array>;
+}
+
 /** A key as the coordinator knows it: public data only. */
 export interface KeyInfo {
   readonly keyId: string;
@@ -132,8 +139,10 @@ export class Cluster {
     const moduleId = this.peers.attestation(party)?.moduleId ?? null;
     const before = this.#moduleIds.get(party);
     this.#moduleIds.set(party, moduleId);
-    if (before === undefined || before === moduleId) return;
-    this.#log({ event: 'enclave-restarted', party });
+    // The first sight of a party counts too: it may have restarted while no coordinator ran,
+    // and nothing else would tell its peers that their channels to it are stale.
+    if (before === moduleId) return;
+    this.#log({ event: before === undefined ? 'enclave-seen' : 'enclave-restarted', party });
     const others = this.parties.filter((p) => p !== party && this.healthy(p));
     this.#rekeying = this.#rekeying.then(() =>
       this.#askQuietly(others, { kind: 'rekey', peer: party }, 5000),
@@ -154,6 +163,11 @@ export class Cluster {
   /** Frames relayed between parents, and frames refused (a parent spoofing `from`, no route). */
   get relayStats(): Readonly<{ frames: number; spoofed: number; unroutable: number }> {
     return { ...this.#relayed };
+  }
+
+  /** Whether the link to party `id`'s parent is up (its channel may still be handshaking). */
+  linked(id: PartyId): boolean {
+    return this.#links.has(id);
   }
 
   /** Whether party `id` has a live link and an established, attested channel. */
@@ -279,7 +293,7 @@ export class Cluster {
   async signSchnorr(
     info: KeyInfo,
     request: { signers: readonly PartyId[]; message: Uint8Array; path?: string },
-  ): Promise<Uint8Array> {
+  ): Promise<Signed<Uint8Array>> {
     if (info.scheme === 'ecdsa-secp256k1') throw new TypeError('signSchnorr is for FROST keys');
     const signers = [...request.signers].sort((a, b) => a - b);
     const sessionId = newSessionId();
@@ -295,7 +309,7 @@ export class Cluster {
         ...(request.path ? { path: request.path } : {}),
       }),
     );
-    const output = await this.#aggregate<AggregatorOutput>(
+    const signed = await this.#aggregate<AggregatorOutput>(
       sessionId,
       machine,
       frostCodec(suite.group) as BodyCodec<{ kind: string }>,
@@ -310,7 +324,7 @@ export class Cluster {
         presignatureId: new Uint8Array(),
       },
     );
-    return output.signature;
+    return { ...signed, output: signed.output.signature };
   }
 
   /** Signs a 32-byte digest with an ECDSA key, spending the given presignature. */
@@ -318,7 +332,7 @@ export class Cluster {
     info: KeyInfo,
     presignature: PresignaturePublic,
     request: { digest: Uint8Array; path?: string },
-  ): Promise<EcdsaSignature> {
+  ): Promise<Signed<EcdsaSignature>> {
     const sessionId = newSessionId();
     const signers = [...presignature.signers];
     const machine = refuseLocally(() =>
@@ -344,6 +358,16 @@ export class Cluster {
         presignatureId: presignature.id,
       },
     );
+  }
+
+  /** An enclave's attestation document binding its acknowledgement key to `nonce`. */
+  async attest(party: PartyId, nonce: Uint8Array): Promise<Uint8Array> {
+    const answers = await this.#ask([party], newSessionId(), { kind: 'attest', nonce }, 10_000);
+    const answer = answers.get(party);
+    if (answer?.kind !== 'attested') {
+      throw new CeremonyError('INCONSISTENT', `party ${party} did not attest`, [party]);
+    }
+    return answer.document;
   }
 
   /** Asks every party for its status (liveness through the authenticated channel). */
@@ -403,7 +427,7 @@ export class Cluster {
     codec: BodyCodec<{ kind: string }>,
     signers: readonly PartyId[],
     request: ControlRequest,
-  ): Promise<O> {
+  ): Promise<Signed<O>> {
     const id = toHex(sessionId);
     const output = new Promise<O>((resolve, reject) => {
       this.#aggregators.set(id, {
@@ -421,7 +445,7 @@ export class Cluster {
       this.#aggregators.get(id)?.reject(asError(error));
     }
     return Promise.all([output, asked])
-      .then(([o]) => o)
+      .then(([o, answers]) => ({ output: o, sessionId, acks: acknowledgements(answers) }))
       .catch(async (error: unknown) => {
         this.#aggregators.delete(id);
         // Stops the signers still waiting; their answers are not needed.
@@ -568,6 +592,14 @@ export class Cluster {
       ?.send(frame)
       .catch(() => {});
   }
+}
+
+function acknowledgements(answers: Map<PartyId, ControlResponse>): Map<PartyId, Uint8Array> {
+  const acks = new Map<PartyId, Uint8Array>();
+  for (const [party, answer] of answers) {
+    if (answer.kind === 'acknowledged') acks.set(party, answer.signature);
+  }
+  return acks;
 }
 
 function newSessionId(): Uint8Array {

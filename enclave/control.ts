@@ -68,7 +68,12 @@ export type ControlRequest =
    * Party `peer` restarted (its attestation names a new enclave): drop the channel to it and
    * handshake again before sending it anything, so nothing is sealed under keys it lost.
    */
-  | { readonly kind: 'rekey'; readonly peer: PartyId };
+  | { readonly kind: 'rekey'; readonly peer: PartyId }
+  /**
+   * An attestation document binding the enclave's acknowledgement key (public_key) to the
+   * caller's challenge (nonce): what `GET /v1/attestations` shows and the audit log records.
+   */
+  | { readonly kind: 'attest'; readonly nonce: Uint8Array };
 
 export type ControlResponse =
   /** A new epoch's share is sealed and staged; the key's public data, for the coordinator. */
@@ -80,6 +85,9 @@ export type ControlResponse =
     }
   | { readonly kind: 'presigned'; readonly presignature: PresignaturePublic }
   | { readonly kind: 'done' }
+  /** A signing request taken part in, with the enclave's signature over `ackMessage`. */
+  | { readonly kind: 'acknowledged'; readonly signature: Uint8Array }
+  | { readonly kind: 'attested'; readonly document: Uint8Array }
   | {
       readonly kind: 'status';
       readonly party: PartyId;
@@ -104,8 +112,18 @@ const REQUEST_CODES = {
   abort: 7,
   status: 8,
   rekey: 9,
+  attest: 10,
 } as const;
-const RESPONSE_CODES = { staged: 1, presigned: 2, done: 3, status: 4, failed: 5 } as const;
+const RESPONSE_CODES = {
+  staged: 1,
+  presigned: 2,
+  done: 3,
+  status: 4,
+  failed: 5,
+  acknowledged: 6,
+  attested: 7,
+} as const;
+const MAX_DOCUMENT = 16 * 1024;
 const SCHEME_CODES: Readonly<Record<Scheme, number>> = {
   'ecdsa-secp256k1': 1,
   'schnorr-secp256k1-bip340': 2,
@@ -153,6 +171,9 @@ export function encodeRequest(request: ControlRequest): Uint8Array {
       break;
     case 'rekey':
       w.u16(request.peer);
+      break;
+    case 'attest':
+      w.fixed(request.nonce);
       break;
   }
   return w.finish();
@@ -212,6 +233,9 @@ export function decodeRequest(bytes: Uint8Array, sender: PartyId): ControlReques
       request = { kind, peer };
       break;
     }
+    case 'attest':
+      request = { kind, nonce: r.fixed(32, 'nonce').slice() };
+      break;
   }
   r.end();
   return request;
@@ -231,6 +255,12 @@ export function encodeResponse(response: ControlResponse): Uint8Array {
       writePresignature(w, response.presignature);
       break;
     case 'done':
+      break;
+    case 'acknowledged':
+      w.fixed(response.signature);
+      break;
+    case 'attested':
+      w.bytes(response.document);
       break;
     case 'status':
       w.u16(response.party).u32(response.sessions).u32(response.keys);
@@ -264,6 +294,12 @@ export function decodeResponse(bytes: Uint8Array, sender: PartyId): ControlRespo
     case 'done':
       response = { kind };
       break;
+    case 'acknowledged':
+      response = { kind, signature: r.fixed(64, 'acknowledgement').slice() };
+      break;
+    case 'attested':
+      response = { kind, document: r.bytes(MAX_DOCUMENT, 'document').slice() };
+      break;
     case 'status':
       response = {
         kind,
@@ -288,6 +324,21 @@ export function decodeResponse(bytes: Uint8Array, sender: PartyId): ControlRespo
 
 // ---------------------------------------------------------------------------------------------
 // Public key data
+
+/** The public data of a key, as the coordinator stores it (the same bytes as in `staged`). */
+export function encodeKeyPublic(key: KeyPublic): Uint8Array {
+  const w = new Writer();
+  writeKeyPublic(w, key);
+  return w.finish();
+}
+
+/** Reads what {@link encodeKeyPublic} wrote; malformed bytes blame `sender`. */
+export function decodeKeyPublic(bytes: Uint8Array, sender: PartyId = 0): KeyPublic {
+  const r = new Reader(bytes, sender);
+  const key = readKeyPublic(r);
+  r.end();
+  return key;
+}
 
 function writeKeyPublic(w: Writer, key: KeyPublic): void {
   const group = groupByName(key.group);

@@ -33,8 +33,10 @@ export { decideEpoch, type EpochAction, type EpochDecision } from './epochs.js';
 export {
   PAYLOAD,
   SCHEMES,
+  decodeKeyPublic,
   decodeRequest,
   decodeResponse,
+  encodeKeyPublic,
   encodeRequest,
   encodeResponse,
   groupOf,
@@ -61,3 +63,4 @@ export {
   type EnclavePolicy,
   type PeerCheck,
 } from './channel/index.js';
+export { ackMessage, newAckKey, type AckKey } from './ack.js';

@@ -11,6 +11,7 @@ import type { FramedStream } from '../transport/index.js';
 import type { Attester } from './recipient.js';
 import type { EnclavePolicy } from './channel/index.js';
 import type { KeyObject } from 'node:crypto';
+import { newAckKey } from './ack.js';
 import { PAYLOAD } from './control.js';
 import { Peers, type Opened } from './peers.js';
 import { CeremonyRunner, type RunnerLimits } from './runner.js';
@@ -66,6 +67,8 @@ export class EnclaveNode {
       ...(options.safePrime ? { safePrime: options.safePrime } : {}),
       log: this.#log,
       onRekey: (peer) => this.peers.rekey(peer),
+      ackKey: newAckKey(),
+      attester: options.attester,
     });
   }
 

@@ -47,7 +47,9 @@ import {
   type ControlResponse,
   type Scheme,
 } from './control.js';
+import { ackMessage, type AckKey } from './ack.js';
 import { SealError } from './errors.js';
+import type { Attester } from './recipient.js';
 import type { ShareRecord } from './share-record.js';
 import type { KeyVault } from './vault.js';
 
@@ -93,6 +95,10 @@ export interface RunnerOptions {
   readonly log?: (event: Record<string, unknown>) => void;
   /** The coordinator reports that `peer` restarted: its channel must be renewed. */
   readonly onRekey?: (peer: PartyId) => void;
+  /** Signs acknowledgements of signing requests; its public key is what `attest` binds. */
+  readonly ackKey?: AckKey;
+  /** Answers `attest` requests (the NSM). */
+  readonly attester?: Attester;
 }
 
 interface Session {
@@ -133,6 +139,8 @@ export class CeremonyRunner {
   readonly #safePrime: () => Promise<bigint>;
   readonly #log: (event: Record<string, unknown>) => void;
   readonly #onRekey: (peer: PartyId) => void;
+  readonly #ackKey: AckKey | null;
+  readonly #attester: Attester | null;
   readonly #sessions = new Map<string, Session>();
   /** Requests in progress (a session may not have started yet), by session id. */
   readonly #requests = new Set<string>();
@@ -151,6 +159,8 @@ export class CeremonyRunner {
     this.#safePrime = options.safePrime ?? defaultSafePrime;
     this.#log = options.log ?? (() => {});
     this.#onRekey = options.onRekey ?? (() => {});
+    this.#ackKey = options.ackKey ?? null;
+    this.#attester = options.attester ?? null;
   }
 
   get sessionCount(): number {
@@ -180,6 +190,10 @@ export class CeremonyRunner {
     if (request.kind === 'rekey') {
       this.#onRekey(request.peer);
       this.#respond(sessionId, { kind: 'done' });
+      return;
+    }
+    if (request.kind === 'attest') {
+      this.#attest(sessionId, request.nonce);
       return;
     }
     if (request.kind === 'status') {
@@ -389,7 +403,7 @@ export class CeremonyRunner {
         participants,
         this.#limits.roundTimeoutMs,
       );
-      return { kind: 'done' };
+      return this.#acknowledge(sessionId, request);
     }
     if (record.scheme === 'schnorr-secp256k1-bip340') {
       refuseUnless(request.message.length === 32, 'a BIP340 message is a 32-byte digest');
@@ -414,7 +428,32 @@ export class CeremonyRunner {
       participants,
       this.#limits.roundTimeoutMs,
     );
-    return { kind: 'done' };
+    return this.#acknowledge(sessionId, request);
+  }
+
+  #attest(sessionId: Uint8Array, nonce: Uint8Array): void {
+    if (!this.#attester || !this.#ackKey) {
+      this.#respond(sessionId, failure(new ProtocolError('INVALID_PARAMETERS', 'no attester')));
+      return;
+    }
+    Promise.resolve(this.#attester.attest({ publicKey: this.#ackKey.publicKey, nonce })).then(
+      (document) => this.#respond(sessionId, { kind: 'attested', document }),
+      (error: unknown) => this.#respond(sessionId, failure(error)),
+    );
+  }
+
+  /** The acknowledgement of a signing request served (empty without an acknowledgement key). */
+  #acknowledge(
+    sessionId: Uint8Array,
+    request: Extract<ControlRequest, { kind: 'sign' }>,
+  ): ControlResponse {
+    if (!this.#ackKey) return { kind: 'done' };
+    const message = ackMessage({
+      ...request,
+      sessionId,
+      messageSha256: sha256(request.message),
+    });
+    return { kind: 'acknowledged', signature: this.#ackKey.sign(message) };
   }
 
   /** The key at `epoch`, which must be this enclave's committed epoch of it. */

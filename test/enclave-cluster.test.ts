@@ -79,8 +79,8 @@ test('Ed25519 and BIP340 keys are made by three enclaves and sign, on the root a
     parties: HONEST,
   });
   const message = new Uint8Array(randomBytes(40));
-  assertVerifies(edKey, message, await cluster.signSchnorr(edKey, { signers: [1, 3], message }));
-  const derived = await cluster.signSchnorr(edKey, { signers: [2, 3], message, path: 'm/0/7' });
+  assertVerifies(edKey, message, await schnorr(edKey, { signers: [1, 3], message }));
+  const derived = await schnorr(edKey, { signers: [2, 3], message, path: 'm/0/7' });
   assertVerifies(edKey, message, derived, 'm/0/7');
 
   const taproot = await cluster.createKey({
@@ -93,7 +93,7 @@ test('Ed25519 and BIP340 keys are made by three enclaves and sign, on the root a
   assertVerifies(
     taproot,
     digest,
-    await cluster.signSchnorr(taproot, { signers: [1, 2], message: digest }),
+    await schnorr(taproot, { signers: [1, 2], message: digest }),
   );
   alive();
 });
@@ -107,7 +107,7 @@ test('threshold ECDSA: aux info, presigning and one-round signing across enclave
   });
   const digest = new Uint8Array(randomBytes(32));
   const pre = await cluster.presign(key, [1, 3]);
-  const signature = await cluster.signEcdsa(key, pre, { digest });
+  const signature = await ecdsa(key, pre, { digest });
   assert.ok(
     secp256k1.verify(signature.compact, digest, key.key.publicKey.toBytes(), { prehash: false }),
   );
@@ -118,7 +118,7 @@ test('threshold ECDSA: aux info, presigning and one-round signing across enclave
   const refreshed = await cluster.refresh(key);
   assert.equal(refreshed.key.epoch, 1);
   const pre2 = await cluster.presign(refreshed, [2, 3]);
-  const again = await cluster.signEcdsa(refreshed, pre2, { digest, path: 'm/1' });
+  const again = await ecdsa(refreshed, pre2, { digest, path: 'm/1' });
   const child = derivePath(groupByName('secp256k1'), key.key.publicKey, key.key.chainCode, 'm/1');
   assert.ok(secp256k1.verify(again.compact, digest, child.publicKey.toBytes(), { prehash: false }));
   alive();
@@ -133,7 +133,7 @@ test("the enclaves enforce the key's own policy: signer sets, threshold, epoch",
     allowedSignerSets: [[1, 2]],
   });
   const message = new Uint8Array([1, 2, 3]);
-  assertVerifies(key, message, await cluster.signSchnorr(key, { signers: [1, 2], message }));
+  assertVerifies(key, message, await schnorr(key, { signers: [1, 2], message }));
   await rejectsWith(
     cluster.signSchnorr(key, { signers: [1, 3], message }),
     ['INVALID_PARAMETERS'],
@@ -168,7 +168,7 @@ test('a parent that duplicates every frame changes nothing: the copies are refus
   evil.setRule((frame) => [frame, frame]);
   try {
     const message = new Uint8Array(randomBytes(16));
-    assertVerifies(edKey, message, await cluster.signSchnorr(edKey, { signers: [1, 2], message }));
+    assertVerifies(edKey, message, await schnorr(edKey, { signers: [1, 2], message }));
   } finally {
     evil.setRule(null);
   }
@@ -227,14 +227,14 @@ test('a parent that flips bits, drops or reorders frames makes the ceremony fail
 
   // Healed: the same channels carry the next ceremony.
   evil.setRule(null);
-  assertVerifies(edKey, message, await cluster.signSchnorr(edKey, { signers: [1, 2], message }));
+  assertVerifies(edKey, message, await schnorr(edKey, { signers: [1, 2], message }));
   alive();
 });
 
 test('a replayed request is refused by the channel: no second signature share', async () => {
   const message = new Uint8Array(randomBytes(16));
   const before = evil.seen['to-enclave'].length;
-  await cluster.signSchnorr(edKey, { signers: [1, 2], message });
+  await schnorr(edKey, { signers: [1, 2], message });
   const request = evil.seen['to-enclave'].slice(before).find(isRecord)!;
   const countBefore = count(sim.parties.get(2)!.enclave.stderr(), /"code":"REPLAYED"/g);
   await evil.inject(request, 'to-enclave');
@@ -270,12 +270,29 @@ test('an enclave killed mid-ceremony: the others time out and blame it; restarte
   // a renewed peer channel.
   const pre = await cluster.presign(key, [1, 3]);
   const digest = new Uint8Array(randomBytes(32));
-  const signature = await cluster.signEcdsa(key, pre, { digest });
+  const signature = await ecdsa(key, pre, { digest });
   assert.ok(
     secp256k1.verify(signature.compact, digest, key.key.publicKey.toBytes(), { prehash: false }),
   );
   alive();
 });
+
+/** A FROST signature; every signer's acknowledgement must verify against its attested key. */
+async function schnorr(info: KeyInfo, request: Parameters<Cluster['signSchnorr']>[1]) {
+  const signed = await cluster.signSchnorr(info, request);
+  assert.deepEqual([...signed.acks.keys()].sort(), [...request.signers].sort());
+  return signed.output;
+}
+
+async function ecdsa(
+  info: KeyInfo,
+  pre: Parameters<Cluster['signEcdsa']>[1],
+  request: Parameters<Cluster['signEcdsa']>[2],
+) {
+  const signed = await cluster.signEcdsa(info, pre, request);
+  assert.equal(signed.acks.size, pre.signers.length);
+  return signed.output;
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
