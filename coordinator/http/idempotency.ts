@@ -87,6 +87,9 @@ export function isFinal(status: number): boolean {
   return status < 500 && status !== 429;
 }
 
+/** Longer than the slowest ceremony's deadline (ECDSA key generation: minutes at most). */
+export const STALE_CLAIM_MS = 15 * 60 * 1000;
+
 export type Claim = { readonly kind: 'run' } | { readonly kind: 'replay'; readonly answer: Answer };
 
 /**
@@ -115,6 +118,14 @@ export async function claim(
     throw new ServiceError('UNPROCESSABLE', 'Idempotency-Key reused with a different request');
   }
   if (existing.status === null || existing.response === null) {
+    // A claim older than any request can run belongs to a coordinator that died mid-request
+    // (or failed to store its answer): release it so the key is not refused forever. A retry
+    // then runs; the enclaves' own refusals (a spent presignature, an epoch already staged)
+    // and the audit log keep a repeated ceremony visible and harmless.
+    if (now.getTime() - Date.parse(existing.createdAt) > STALE_CLAIM_MS) {
+      await store.releaseIdempotency(tokenId, key);
+      return claim(store, tokenId, key, hash, now);
+    }
     throw new ServiceError(
       'CONFLICT',
       'a request with this Idempotency-Key is still running; retry once it has answered',
