@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../simulator/aws/files.js';
 import type { AwsCredential } from '../simulator/aws/json-server.js';
 import { startAwsServices } from '../simulator/aws/services.js';
+import { SIM_UP_USAGE, simUpCommand } from './sim-up.js';
 
 export const SIM_USAGE =
   'usage: mpc-kms sim aws --data DIR [--region R] [--host H] [--kms-port P] ' +
@@ -32,8 +33,9 @@ export async function simCommand(
   err: (line: string) => void,
 ): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'up') return simUpCommand(rest, out, err);
   if (sub !== 'aws') {
-    err(SIM_USAGE);
+    err(`${SIM_UP_USAGE}\n${SIM_USAGE}`);
     return 2;
   }
   let config: Awaited<ReturnType<typeof parseAwsArgs>>;

@@ -103,6 +103,8 @@ export interface RunnerOptions {
 
 interface Session {
   readonly id: string;
+  readonly protocol: string;
+  readonly startedAt: number;
   readonly sessionId: Uint8Array;
   readonly machine: AnyMachine;
   readonly codec: BodyCodec<{ kind: string }>;
@@ -489,7 +491,9 @@ export class CeremonyRunner {
   }
 
   async #primes(): Promise<{ p: bigint; q: bigint }> {
+    const started = performance.now();
     const [p, q] = await Promise.all([this.#safePrime(), this.#safePrime()]);
+    this.#log({ event: 'safe-primes', ms: Math.round(performance.now() - started) });
     return { p, q };
   }
 
@@ -511,6 +515,8 @@ export class CeremonyRunner {
     return new Promise<O>((resolve, reject) => {
       const session: Session = {
         id,
+        protocol: machine.protocol,
+        startedAt: performance.now(),
         sessionId,
         machine,
         codec,
@@ -520,11 +526,11 @@ export class CeremonyRunner {
         round: 0,
         timer: null,
         finish: (output) => {
-          this.#end(session);
+          this.#end(session, 'ok');
           resolve(output as O);
         },
         fail: (error) => {
-          this.#end(session);
+          this.#end(session, error instanceof ProtocolError ? error.code : 'INTERNAL');
           reject(error);
         },
       };
@@ -583,8 +589,16 @@ export class CeremonyRunner {
     session.timer.unref();
   }
 
-  #end(session: Session): void {
+  #end(session: Session, outcome: string): void {
     if (session.timer) clearTimeout(session.timer);
+    // Operators (and `sim up`'s progress lines) see each ceremony's protocol and duration.
+    this.#log({
+      event: 'session-end',
+      protocol: session.protocol,
+      session: session.id.slice(0, 16),
+      ms: Math.round(performance.now() - session.startedAt),
+      outcome,
+    });
     this.#sessions.delete(session.id);
     this.#ended.add(session.id);
     this.#trimEnded();
