@@ -83,6 +83,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
 
   const app = createApp({ service, store, metrics, logger: config.logger });
   const server = createServer(app);
+  // Longer than a load balancer's idle timeout (AWS ALB: 60 s), so the balancer, not the
+  // coordinator, closes idle connections: otherwise a request can race the close and fail.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

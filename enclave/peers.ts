@@ -49,12 +49,20 @@ export interface PeersOptions {
 
 /** The link body that asks the peer to start a handshake with us. */
 const HANDSHAKE_REQUEST = 0xff;
+/** Requests sent to one peer: at most one a second. */
 const HINT_INTERVAL_MS = 1000;
+/** Requests honoured from one peer: at most four a second (a relay could flood them). */
+const HONOUR_INTERVAL_MS = 250;
+/** A handshake that has not completed by then is given up (and retried when needed). */
+const HANDSHAKE_TIMEOUT_MS = 5000;
 
 interface Peer {
   channel: SecureChannel | null;
-  /** When we last sent or honoured a handshake request for this peer. */
+  /** When we last sent a handshake request to this peer, and last honoured one from it. */
   lastHint: number;
+  lastHonoured: number;
+  /** Callers waiting for the channel to (re)establish. */
+  waiters: (() => void)[];
   /** Payloads waiting for the channel: [sessionId, round, payload]. */
   pending: [Uint8Array, number, Uint8Array][];
   /** Incoming frames are processed one after another. */
@@ -104,16 +112,19 @@ export class Peers {
    * hold what is sent to it until a new handshake completes, and start that handshake (or, when
    * it is the peer's to start, ask for it).
    */
-  rekey(peer: PartyId): void {
+  rekey(peer: PartyId): Promise<void> {
     const state = this.#peer(peer);
+    const established = this.#whenEstablished(state);
     if (this.#initiates(peer)) {
       this.#initiate(peer, state);
-      return;
+    } else {
+      state.channel = null;
+      state.handshaking = true;
+      state.lastHint = 0;
+      this.#requestHandshake(peer, state);
+      this.#giveUpLater(peer, state);
     }
-    state.channel = null;
-    state.handshaking = true;
-    state.lastHint = 0;
-    this.#requestHandshake(peer, state);
+    return established;
   }
 
   /** Forgets every channel to `peer` (its link went down): the next contact handshakes anew. */
@@ -146,7 +157,9 @@ export class Peers {
 
   async #handle(from: PartyId, peer: Peer, body: Uint8Array): Promise<void> {
     if (body.length === 1 && body[0] === HANDSHAKE_REQUEST) {
-      if (this.#initiates(from) && !peer.handshaking && this.#hintDue(peer)) {
+      const now = this.#options.now();
+      if (this.#initiates(from) && now - peer.lastHonoured >= HONOUR_INTERVAL_MS) {
+        peer.lastHonoured = now;
         this.#log({ event: 'handshake-requested', peer: from });
         this.#initiate(from, peer);
       }
@@ -197,6 +210,9 @@ export class Peers {
         this.#log({ event: 'channel-up', peer: from, epoch: peer.channel.epoch });
         this.#options.onEstablished?.(from);
       }
+      const waiters = peer.waiters;
+      peer.waiters = [];
+      for (const done of waiters) done();
     }
   }
 
@@ -212,6 +228,29 @@ export class Peers {
         this.#log({ event: 'handshake-failed', peer: to, error: describe(error) });
       }
     });
+    this.#giveUpLater(to, peer);
+  }
+
+  /**
+   * A handshake the peer never completes (its answer lost, or it refused us) must not hold what
+   * we send it forever: after a while stop waiting, release the waiters, and start over if there
+   * is still something to send and the start is ours.
+   */
+  #giveUpLater(to: PartyId, peer: Peer): void {
+    const timer = setTimeout(() => {
+      if (!peer.handshaking || this.#peers.get(to) !== peer) return;
+      peer.handshaking = false;
+      this.#log({ event: 'handshake-timeout', peer: to });
+      const waiters = peer.waiters;
+      peer.waiters = [];
+      for (const done of waiters) done();
+      if (peer.pending.length > 0 && this.#initiates(to)) this.#initiate(to, peer);
+    }, HANDSHAKE_TIMEOUT_MS);
+    timer.unref?.();
+  }
+
+  #whenEstablished(peer: Peer): Promise<void> {
+    return new Promise((done) => peer.waiters.push(done));
   }
 
   /** A record we cannot open: ask the peer for a handshake if that is theirs to start. */
@@ -270,6 +309,8 @@ export class Peers {
       peer = {
         channel: null,
         lastHint: 0,
+        lastHonoured: 0,
+        waiters: [],
         pending: [],
         inbox: Promise.resolve(),
         handshaking: false,

@@ -94,7 +94,7 @@ export interface RunnerOptions {
   /** Structured events for logs and metrics; never secrets. */
   readonly log?: (event: Record<string, unknown>) => void;
   /** The coordinator reports that `peer` restarted: its channel must be renewed. */
-  readonly onRekey?: (peer: PartyId) => void;
+  readonly onRekey?: (peer: PartyId) => Promise<void>;
   /** Signs acknowledgements of signing requests; its public key is what `attest` binds. */
   readonly ackKey?: AckKey;
   /** Answers `attest` requests (the NSM). */
@@ -140,7 +140,7 @@ export class CeremonyRunner {
   readonly #limits: RunnerLimits;
   readonly #safePrime: () => Promise<bigint>;
   readonly #log: (event: Record<string, unknown>) => void;
-  readonly #onRekey: (peer: PartyId) => void;
+  readonly #onRekey: (peer: PartyId) => Promise<void>;
   readonly #ackKey: AckKey | null;
   readonly #attester: Attester | null;
   readonly #sessions = new Map<string, Session>();
@@ -160,7 +160,7 @@ export class CeremonyRunner {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#safePrime = options.safePrime ?? defaultSafePrime;
     this.#log = options.log ?? (() => {});
-    this.#onRekey = options.onRekey ?? (() => {});
+    this.#onRekey = options.onRekey ?? (async () => {});
     this.#ackKey = options.ackKey ?? null;
     this.#attester = options.attester ?? null;
   }
@@ -190,8 +190,9 @@ export class CeremonyRunner {
       return;
     }
     if (request.kind === 'rekey') {
-      this.#onRekey(request.peer);
-      this.#respond(sessionId, { kind: 'done' });
+      // Answered once the new channel is up (or given up on), so the coordinator's next
+      // ceremony does not race the handshake.
+      void this.#onRekey(request.peer).then(() => this.#respond(sessionId, { kind: 'done' }));
       return;
     }
     if (request.kind === 'attest') {

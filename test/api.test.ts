@@ -7,7 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,17 @@ import { startPostgres } from './postgres.js';
 import { verifyEd25519 } from './verifiers.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+/** Runs the CLI without blocking the event loop; resolves with its exit status and stdout. */
+async function cli(args: string[]): Promise<{ status: number; stdout: string }> {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, ...args]);
+    return { status: 0, stdout };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string };
+    return { status: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '' };
+  }
+}
 const ADMIN = `admin-${toHex(randomBytes(16))}`;
 
 let sim: SimCluster;
@@ -185,7 +197,7 @@ for (const make of [sqliteBackend, postgresBackend]) {
       const created = await call('POST', '/v1/keys', {
         body: { scheme: 'eddsa-ed25519', threshold: 2, parties: 3 },
       });
-      assert.equal(created.status, 201);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
       const key = created.body;
       for (const field of [
         'id',
@@ -385,8 +397,7 @@ for (const make of [sqliteBackend, postgresBackend]) {
       for (const a of attestations.body as unknown as { party: number; document: string }[]) {
         const file = join(sim.dir, `att-${a.party}.b64`);
         writeFileSync(file, a.document);
-        const result = spawnSync(process.execPath, [
-          CLI,
+        const result = await cli([
           'attest',
           'verify',
           file,
@@ -395,23 +406,15 @@ for (const make of [sqliteBackend, postgresBackend]) {
           '--pcr',
           `0=${toHex(sim.pcrs.get(0)!)}`,
         ]);
-        assert.equal(result.status, 0, result.stdout.toString());
+        assert.equal(result.status, 0, result.stdout);
       }
       const exported = await call('GET', '/v1/audit', { token: auditor });
       const file = join(sim.dir, `audit-${backend.name}.json`);
       writeFileSync(file, JSON.stringify(exported.body));
       const pcrArgs = [0, 1, 2].flatMap((i) => ['--pcr', `${i}=${toHex(sim.pcrs.get(i)!)}`]);
-      const ok = JSON.parse(
-        execFileSync(process.execPath, [
-          CLI,
-          'audit',
-          'verify',
-          file,
-          '--root',
-          rootPem,
-          ...pcrArgs,
-        ]).toString(),
-      );
+      const verified = await cli(['audit', 'verify', file, '--root', rootPem, ...pcrArgs]);
+      assert.equal(verified.status, 0, verified.stdout);
+      const ok = JSON.parse(verified.stdout);
       assert.equal(ok.valid, true);
       assert.ok(ok.acknowledgements >= 4, JSON.stringify(ok));
 
@@ -421,17 +424,9 @@ for (const make of [sqliteBackend, postgresBackend]) {
       await backend.tamper(target.seq);
       const tampered = await call('GET', '/v1/audit', { token: auditor });
       writeFileSync(file, JSON.stringify(tampered.body));
-      const broken = spawnSync(process.execPath, [
-        CLI,
-        'audit',
-        'verify',
-        file,
-        '--root',
-        rootPem,
-        ...pcrArgs,
-      ]);
+      const broken = await cli(['audit', 'verify', file, '--root', rootPem, ...pcrArgs]);
       assert.equal(broken.status, 1);
-      assert.equal(JSON.parse(broken.stdout.toString()).brokenAt, target.seq);
+      assert.equal(JSON.parse(broken.stdout).brokenAt, target.seq);
     });
 
     test('quorum: with an enclave down, what needs it answers 503 naming it; 2-of-3 still signs', async () => {
