@@ -12,12 +12,17 @@ import { vectorsCommand } from './vectors.js';
 const USAGE = `usage: mpc-kms <command>
 
 commands:
-  demo                  in-process 2-of-3 DKG, FROST signatures, derivation and refresh, verified
+  demo [--url URL --token TOKEN] [--data DIR]
+                        walk through the running system over its REST API (or a system of its
+                        own when no --url): keys, addresses, signatures checked by independent
+                        verifiers, refresh, audit log and attestations; exit 0 when all pass
   vectors frost FILE    replay an RFC 9591 test-vector file and compare every value byte for byte
   attest verify FILE [--root PEM] [--at RFC3339] [--pcr I=HEX]... [--nonce HEX] [--allow-debug]
                         [--format json|text]
                         verify a Nitro Enclaves attestation document (raw CBOR, base64 or hex)
                         against the pinned AWS root; exit 0 valid, 1 invalid, 2 usage
+  sim up [--parties N] [--threshold T] [--port P] [--data DIR] [--bundle DIR] [--upgrade]
+                        the whole local system: simulated AWS, parents, enclaves, coordinator
   sim aws --data DIR [--region R] [--host H] [--kms-port P] [--secrets-port P]
           [--credentials FILE] [--nsm-root PEM]...
                         run the simulated KMS and Secrets Manager until SIGINT/SIGTERM
@@ -43,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(line + '\n');
   switch (command) {
     case 'demo':
-      return demoCommand(out);
+      return demoCommand(rest, out, (line) => process.stderr.write(line + '\n'));
     case 'vectors':
       return vectorsCommand(rest, out);
     case 'sim':

@@ -800,7 +800,11 @@ function asServiceError(error: unknown): ServiceError {
         details,
       );
     }
-    return new ServiceError('INTERNAL', `ceremony failed: ${error.code}`, details);
+    return new ServiceError(
+      'INTERNAL',
+      `ceremony failed: ${error.code}: ${error.message}`,
+      details,
+    );
   }
   return new ServiceError('INTERNAL', 'unexpected failure');
 }

@@ -1,0 +1,120 @@
+/**
+ * Chain addresses for the public keys the service returns, so that `mpc-kms demo` can show what a
+ * wallet would do with them. Pure functions over bytes; every input is checked before use (a
+ * wrong length or a point off the curve throws), because an address computed from a malformed
+ * key would look just as plausible as a real one and could receive funds nobody can spend.
+ *
+ * - Ethereum: EIP-55 mixed-case checksum over the last 20 bytes of keccak256(uncompressed key).
+ * - Bitcoin Taproot: BIP341 key-path-only output key (the BIP86 construction), encoded per
+ *   BIP350 (bech32m, witness version 1).
+ * - Solana: base58 of the 32-byte Ed25519 public key.
+ *
+ * These are for display and tests. None of them signs anything; a signature for a Taproot output
+ * would have to be made with the tweaked key, which the service does not do.
+ */
+import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { base58, bech32m } from '@scure/base';
+
+const { Point } = secp256k1;
+const ORDER = Point.Fn.ORDER;
+
+function requireBytes(value: Uint8Array, length: number, what: string): void {
+  if (!(value instanceof Uint8Array) || value.length !== length) {
+    throw new TypeError(`${what} must be ${length} bytes`);
+  }
+}
+
+function bigIntOf(bytes: Uint8Array): bigint {
+  return BigInt('0x' + Buffer.from(bytes).toString('hex'));
+}
+
+/**
+ * EIP-55 checksum encoding of a 20-byte address: the lowercase hex is hashed with keccak256 (as
+ * ASCII text), and each letter is upper-cased when the matching nibble of that hash is 8 or more.
+ *
+ * @see https://eips.ethereum.org/EIPS/eip-55
+ */
+export function checksumAddress(address: Uint8Array): string {
+  requireBytes(address, 20, 'an Ethereum address');
+  const lower = Buffer.from(address).toString('hex');
+  const hash = Buffer.from(keccak_256(new TextEncoder().encode(lower))).toString('hex');
+  let out = '0x';
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower[i]!;
+    out += parseInt(hash[i]!, 16) >= 8 ? c.toUpperCase() : c;
+  }
+  return out;
+}
+
+/**
+ * The Ethereum address of a secp256k1 key given compressed (33 bytes, as the service returns
+ * ECDSA keys): keccak256 of the uncompressed point's 64 bytes X‖Y (without the 0x04 prefix),
+ * last 20 bytes, EIP-55 checksummed. Throws if the bytes are not a point on the curve.
+ *
+ * @see https://ethereum.github.io/yellowpaper/paper.pdf (Appendix F: the address function A)
+ * @see https://eips.ethereum.org/EIPS/eip-55
+ */
+export function ethereumAddress(compressedKey: Uint8Array): string {
+  requireBytes(compressedKey, 33, 'a compressed secp256k1 key');
+  const uncompressed = Point.fromBytes(compressedKey).toBytes(false);
+  return checksumAddress(keccak_256(uncompressed.subarray(1)).subarray(12));
+}
+
+/**
+ * The BIP341 output key for a key-path-only Taproot output: Q = P + t·G with
+ * t = int(tagged_hash("TapTweak", x(P))), where P is the point with even y whose x is the
+ * given x-only key (BIP340 `lift_x`). BIP341 recommends this commitment to an empty script tree
+ * rather than using P untweaked, so that the internal key cannot hide a script path; BIP86 uses
+ * the same construction. Returns x(Q), the 32-byte witness program.
+ *
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0341.mediawiki ("Constructing and spending Taproot outputs")
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0086.mediawiki
+ */
+export function taprootOutputKey(xOnly: Uint8Array): Uint8Array {
+  requireBytes(xOnly, 32, 'an x-only key');
+  // lift_x refuses an x that is not below p or has no point on the curve.
+  const P = schnorr.utils.lift_x(bigIntOf(xOnly));
+  const t = bigIntOf(schnorr.utils.taggedHash('TapTweak', xOnly));
+  // BIP341 taproot_tweak_pubkey: "if t >= SECP256K1_ORDER: raise ValueError".
+  if (t >= ORDER) throw new RangeError('TapTweak hash is not below the group order');
+  const Q = P.add(Point.BASE.multiply(t));
+  // Q = P + t·G is infinity only if t ≡ -log(P), i.e. with negligible probability; refuse it.
+  if (Q.equals(Point.ZERO)) throw new RangeError('the tweaked key is the point at infinity');
+  return Q.toBytes(true).subarray(1);
+}
+
+/**
+ * A segwit version 1 address for a 32-byte witness program, encoded with bech32m: the
+ * human-readable part (`bc` mainnet, `tb` testnet, `bcrt` regtest), then the witness version
+ * as the first 5-bit word and the program regrouped into 5-bit words.
+ *
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0350.mediawiki
+ */
+export function witnessV1Address(program: Uint8Array, hrp = 'bc'): string {
+  requireBytes(program, 32, 'a version 1 witness program');
+  return bech32m.encode(hrp, [1, ...bech32m.toWords(program)]);
+}
+
+/**
+ * The Taproot (P2TR) address `bc1p…` of a BIP340 x-only key used as the internal key of a
+ * key-path-only output: the bech32m address of `taprootOutputKey(xOnly)`.
+ *
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0341.mediawiki
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0350.mediawiki
+ */
+export function taprootAddress(xOnly: Uint8Array, hrp = 'bc'): string {
+  return witnessV1Address(taprootOutputKey(xOnly), hrp);
+}
+
+/**
+ * The Solana address of an Ed25519 public key: the 32 key bytes in base58 (Bitcoin alphabet).
+ * The key is not checked to be a curve point: Solana also has valid addresses that are not
+ * (program-derived addresses), so only the length is checked.
+ *
+ * @see https://solana.com/docs/core/accounts (addresses are base58-encoded 32-byte public keys)
+ */
+export function solanaAddress(key: Uint8Array): string {
+  requireBytes(key, 32, 'an Ed25519 public key');
+  return base58.encode(key);
+}
