@@ -70,7 +70,13 @@ export class Reader {
 
   /** `sender` is blamed for anything that does not decode. */
   constructor(bytes: Uint8Array, sender: PartyId | null) {
-    this.#bytes = bytes;
+    // A Node Buffer's slice() is a view, not a copy: read through a plain Uint8Array view of
+    // the same memory, so that the copies decoders take really are copies (and survive the
+    // caller wiping the input).
+    this.#bytes =
+      Object.getPrototypeOf(bytes) === Uint8Array.prototype
+        ? bytes
+        : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#sender = sender === null ? [] : [sender];
   }
 

@@ -159,6 +159,8 @@ function sameShare(a: KeyShare, b: KeyShare): boolean {
   return (
     a.self === b.self &&
     a.epoch === b.epoch &&
+    toHex(a.keySessionId) === toHex(b.keySessionId) &&
+    toHex(a.chainCode) === toHex(b.chainCode) &&
     a.publicKey.equals(b.publicKey) &&
     a.secretShare.reveal() === b.secretShare.reveal()
   );
