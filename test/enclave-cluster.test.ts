@@ -90,11 +90,7 @@ test('Ed25519 and BIP340 keys are made by three enclaves and sign, on the root a
     parties: HONEST,
   });
   const digest = new Uint8Array(randomBytes(32));
-  assertVerifies(
-    taproot,
-    digest,
-    await schnorr(taproot, { signers: [1, 2], message: digest }),
-  );
+  assertVerifies(taproot, digest, await schnorr(taproot, { signers: [1, 2], message: digest }));
   alive();
 });
 
