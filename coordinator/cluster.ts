@@ -144,6 +144,7 @@ export class Cluster {
     if (before === moduleId) return;
     this.#log({ event: before === undefined ? 'enclave-seen' : 'enclave-restarted', party });
     const others = this.parties.filter((p) => p !== party && this.healthy(p));
+    if (others.length === 0) return;
     this.#rekeying = this.#rekeying.then(() =>
       this.#askQuietly(others, { kind: 'rekey', peer: party }, 5000),
     );
@@ -483,6 +484,7 @@ export class Cluster {
     request: ControlRequest,
     timeoutMs: number,
   ): Promise<Map<PartyId, ControlResponse>> {
+    if (parties.length === 0) return Promise.resolve(new Map());
     const unavailable = parties.filter((p) => !this.healthy(p));
     if (unavailable.length > 0) {
       return Promise.reject(
