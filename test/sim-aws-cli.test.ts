@@ -27,8 +27,13 @@ test('invalid arguments exit 2 with a message and the usage on stderr, touching 
   const data = join(work, 'never-created');
   const credential = { accessKeyId: 'AKIA0', secretAccessKey: 's', principal: 'p' };
   const cases: [string, string[], RegExp][] = [
-    ['no subcommand', ['sim'], /^usage: mpc-kms sim aws/],
-    ['unknown subcommand', ['sim', 'gcp', '--data', data], /^usage: mpc-kms sim aws/],
+    // Both subcommands' usage lines: `sim up` first, then `sim aws`.
+    ['no subcommand', ['sim'], /^usage: mpc-kms sim up[^\n]*\nusage: mpc-kms sim aws/],
+    [
+      'unknown subcommand',
+      ['sim', 'gcp', '--data', data],
+      /^usage: mpc-kms sim up[^\n]*\nusage: mpc-kms sim aws/,
+    ],
     ['missing --data', ['sim', 'aws'], /--data DIR is required/],
     ['--data without a value', ['sim', 'aws', '--data'], /argument missing/],
     ['unknown flag', ['sim', 'aws', '--data', data, '--port', '1'], /Unknown option '--port'/],
