@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 /** `mpc-kms`: the command-line entry point. */
-import { attestCommand } from './attest.js';
-import { auditCommand } from './audit.js';
-import { coordinatorCommand } from './coordinator.js';
-import { demoCommand } from './demo.js';
-import { enclaveCommand } from './enclave.js';
-import { parentProxyCommand } from './parent-proxy.js';
-import { simCommand } from './sim.js';
-import { vectorsCommand } from './vectors.js';
+// Commands are imported when chosen, not up front: the enclave image holds only the enclave's
+// folders (enclave/bundle.ts), so `mpc-kms enclave` must not load the coordinator's or the
+// simulator's modules, which are absent there.
 
 const USAGE = `usage: mpc-kms <command>
 
@@ -41,6 +36,9 @@ commands:
                         on an enclave's parent instance: pipe the coordinator to the enclave's
                         control port and the enclave to allowlisted TCP targets (e.g. KMS),
                         until SIGINT/SIGTERM; ADDR is vsock:CID:PORT, unix:PATH or tcp:HOST:PORT
+  pcrs FILE [--format tfvars|json|flags]
+                        print the PCRs of a nitro-cli measurements file (nitro/build-eif.sh) as
+                        Terraform variables, an --expected-pcrs file or attest verify's --pcr flags
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -48,21 +46,39 @@ async function main(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(line + '\n');
   switch (command) {
     case 'demo':
-      return demoCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./demo.js')).demoCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case 'vectors':
-      return vectorsCommand(rest, out);
+      return (await import('./vectors.js')).vectorsCommand(rest, out);
     case 'sim':
-      return simCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./sim.js')).simCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case 'coordinator':
-      return coordinatorCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./coordinator.js')).coordinatorCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case 'audit':
-      return auditCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./audit.js')).auditCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case 'enclave':
-      return enclaveCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./enclave.js')).enclaveCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case 'parent-proxy':
-      return parentProxyCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./parent-proxy.js')).parentProxyCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
+    case 'pcrs':
+      return (await import('./pcrs.js')).pcrsCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case 'attest':
-      return attestCommand(rest, out, (line) => process.stderr.write(line + '\n'));
+      return (await import('./attest.js')).attestCommand(rest, out, (line) =>
+        process.stderr.write(line + '\n'),
+      );
     case undefined:
     case 'help':
     case '--help':
