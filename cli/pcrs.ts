@@ -88,7 +88,8 @@ export function formatMeasurements(m: ImageMeasurements, format: PcrFormat): str
       // Only PCR0 goes into the key policy (kms:RecipientAttestation:ImageSha384); PCR8, when the
       // image is signed, pins the signer so an upgrade need not change the policy's PCR8 line.
       return (
-        `admitted_pcr0s = ["${m.pcr0}"]\n` + (m.pcr8 !== undefined ? `admitted_pcr8 = "${m.pcr8}"\n` : '')
+        `admitted_pcr0s = ["${m.pcr0}"]\n` +
+        (m.pcr8 !== undefined ? `admitted_pcr8 = "${m.pcr8}"\n` : '')
       );
     case 'json':
       return JSON.stringify(Object.fromEntries(registers)) + '\n';
