@@ -194,7 +194,7 @@ export class KeyVault {
       let spent: string[] = [];
       try {
         const current = await this.#secrets.send(new GetSecretValueCommand({ SecretId: name }));
-        spent = JSON.parse(current.SecretString ?? '[]') as string[];
+        spent = parseLedger(current.SecretString ?? '[]', name);
       } catch (error) {
         if (!(error instanceof ResourceNotFoundException)) throw error;
         try {
@@ -222,4 +222,22 @@ export class KeyVault {
       });
     }
   }
+}
+
+/** The ledger as stored: a JSON list of 64-hex presignature ids; anything else is refused. */
+function parseLedger(text: string, name: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  if (
+    !Array.isArray(value) ||
+    value.length > LEDGER_WINDOW ||
+    !value.every((id) => typeof id === 'string' && /^[0-9a-f]{64}$/.test(id))
+  ) {
+    throw new SealError('STORE_INCONSISTENT', `${name} does not hold a presignature ledger`);
+  }
+  return value as string[];
 }
