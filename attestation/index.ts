@@ -22,4 +22,6 @@ export {
   type SimulatedRootPem,
   type AttestRequest,
 } from './issuer.js';
+export { decodeStrict, type ScanOptions } from './cbor.js';
+export { cbor } from './cbor-writer.js';
 export { measureBundle, measureFiles, type Measurement } from './measure.js';

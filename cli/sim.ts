@@ -5,7 +5,8 @@
  *   mpc-kms sim aws --data DIR [--region R] [--host H] [--kms-port P] [--secrets-port P]
  *                   [--credentials FILE] [--nsm-root PEM]...
  *
- * `--credentials` names a JSON list of `{accessKeyId, secretAccessKey, principal}`; without it
+ * `--credentials` names a JSON list of `{accessKeyId, secretAccessKey, principal, sessionToken?}`
+ * (a session token makes it a temporary credential that every request must present); without it
  * the command creates `DIR/aws-credentials.json` once, with one administrator credential, and
  * reuses it after. `--nsm-root` (repeatable) names a simulated NSM root certificate (PEM or DER)
  * that KMS trusts for attested recipients. When both servers listen it prints one JSON line:
@@ -133,15 +134,24 @@ function readCredentials(path: string): AwsCredential[] {
   }
   return raw.map((entry: unknown, i) => {
     const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
-    const { accessKeyId, secretAccessKey, principal } = e;
+    const { accessKeyId, secretAccessKey, principal, sessionToken } = e;
     if (
       typeof accessKeyId !== 'string' ||
       typeof secretAccessKey !== 'string' ||
-      typeof principal !== 'string'
+      typeof principal !== 'string' ||
+      (sessionToken !== undefined && typeof sessionToken !== 'string')
     ) {
-      throw new Error(`credentials ${path}[${i}]: needs accessKeyId, secretAccessKey, principal`);
+      throw new Error(
+        `credentials ${path}[${i}]: needs accessKeyId, secretAccessKey, principal ` +
+          '(and sessionToken, if any, as text)',
+      );
     }
-    return { accessKeyId, secretAccessKey, principal };
+    return {
+      accessKeyId,
+      secretAccessKey,
+      principal,
+      ...(typeof sessionToken === 'string' ? { sessionToken } : {}),
+    };
   });
 }
 

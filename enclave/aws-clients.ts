@@ -10,6 +10,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { KMSClient } from '@aws-sdk/client-kms';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect, type StreamAddress } from '../transport/index.js';
 
@@ -22,7 +23,8 @@ export interface AwsRoute {
 
 export interface AwsClientOptions {
   readonly region: string;
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Fixed credentials, or a provider the SDK asks again before they expire. */
+  readonly credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   readonly kms: AwsRoute;
   readonly secretsManager: AwsRoute;
   /** SDK attempts per call (the SDK retries throttling and transient failures). */
@@ -62,10 +64,7 @@ export function createAwsClients(options: AwsClientOptions): {
 } {
   const common = {
     region: options.region,
-    credentials: {
-      accessKeyId: options.credentials.accessKeyId,
-      secretAccessKey: options.credentials.secretAccessKey,
-    },
+    credentials: options.credentials,
     maxAttempts: options.maxAttempts ?? 3,
   };
   const handler = (route: AwsRoute) => {

@@ -64,3 +64,16 @@ export {
   type PeerCheck,
 } from './channel/index.js';
 export { ackMessage, newAckKey, type AckKey } from './ack.js';
+export { NsmError, type NsmErrorCode } from './nsm-error.js';
+export {
+  NSM_ERROR_CODES,
+  NSM_MAX_NONCE,
+  NSM_MAX_PUBLIC_KEY,
+  NSM_MAX_USER_DATA,
+  NSM_REQUEST_MAX_SIZE,
+  NSM_RESPONSE_MAX_SIZE,
+  decodeAttestationResponse,
+  encodeAttestationRequest,
+  type NsmAttestationRequest,
+} from './nsm-api.js';
+export { NitroNsm, type NitroNsmOptions } from './nsm-device.js';

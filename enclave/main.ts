@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { PartyId } from '../protocol/errors.js';
 import { FramedStream, listen, type Listener, type StreamAddress } from '../transport/index.js';
 import type { EnclavePolicy } from './channel/index.js';
-import { createAwsClients, type AwsRoute } from './aws-clients.js';
+import { createAwsClients, type AwsClientOptions, type AwsRoute } from './aws-clients.js';
 import { EnclaveNode } from './node.js';
 import type { Attester } from './recipient.js';
 import type { RunnerLimits } from './runner.js';
@@ -25,7 +25,7 @@ export interface EnclaveConfig {
   readonly peerPolicy: EnclavePolicy;
   readonly coordinatorKey: KeyObject;
   readonly region: string;
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly credentials: AwsClientOptions['credentials'];
   readonly kms: AwsRoute;
   readonly secretsManager: AwsRoute;
   /** This party's KMS key (id or ARN). */

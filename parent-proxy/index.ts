@@ -13,3 +13,4 @@ export {
   type ParentProxyConfig,
   type ProxyStats,
 } from './proxy.js';
+export { startBootServer, type BootServer, type BootServerOptions } from './boot-server.js';

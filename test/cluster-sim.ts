@@ -5,7 +5,7 @@
  * parent's coordinator socket, or to an interposer a test puts in front of one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -85,6 +85,11 @@ export interface SimClusterOptions {
   /** Per-party bundle directory (default: the installed code): a different one changes PCRs. */
   readonly bundleFor?: (id: PartyId) => string | undefined;
   readonly roundTimeoutMs?: number;
+  /**
+   * Boot as on Nitro: each enclave gets `--boot` only, and its parent serves the deployment
+   * document and temporary (session-token) credentials over the boot channel.
+   */
+  readonly boot?: boolean;
 }
 
 export async function startSimCluster(options: SimClusterOptions): Promise<SimCluster> {
@@ -100,8 +105,19 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     publicKey.export({ type: 'spki', format: 'pem' }),
   );
 
+  // Booted parties use temporary credentials, as an instance role's are.
+  const sessionTokens = new Map<string, string>(
+    options.boot
+      ? creds.all
+          .filter((c) => c !== creds.admin)
+          .map((c) => [c.accessKeyId, randomBytes(48).toString('base64')])
+      : [],
+  );
   const aws = await startAwsSim({
-    credentials: creds.all,
+    credentials: creds.all.map((c) => {
+      const sessionToken = sessionTokens.get(c.accessKeyId);
+      return sessionToken === undefined ? c : { ...c, sessionToken };
+    }),
     nsmRoots: [join(dir, 'nsm-root.pem')],
     dataDir: join(dir, 'aws'),
   });
@@ -137,12 +153,41 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     );
     const credentialsFile = join(partyDir, 'aws-credentials.json');
     const party = creds.party(id);
+    const sessionToken = sessionTokens.get(party.accessKeyId);
     writeFileSync(
       credentialsFile,
-      JSON.stringify({ accessKeyId: party.accessKeyId, secretAccessKey: party.secretAccessKey }),
+      JSON.stringify({
+        accessKeyId: party.accessKeyId,
+        secretAccessKey: party.secretAccessKey,
+        ...(sessionToken !== undefined
+          ? { sessionToken, expiration: new Date(Date.now() + 3600_000).toISOString() }
+          : {}),
+      }),
       { mode: 0o600 },
     );
     const sock = (name: string) => `unix:${join(partyDir, name)}`;
+    const deployment = {
+      party: id,
+      listen: sock('enclave.sock'),
+      region: 'local-1',
+      kms: { endpoint: 'http://kms.local-1.sim', via: sock('kms.sock') },
+      secretsManager: { endpoint: 'http://secretsmanager.local-1.sim', via: sock('secrets.sock') },
+      kmsKeyId: created.KeyMetadata!.Arn!,
+      coordinatorKey: publicKey.export({ type: 'spki', format: 'pem' }),
+      roundTimeoutMs: options.roundTimeoutMs ?? 8000,
+    };
+    const bootArgs: string[] = [];
+    if (options.boot) {
+      writeFileSync(join(partyDir, 'enclave.json'), JSON.stringify(deployment));
+      bootArgs.push(
+        '--boot-listen',
+        sock('boot.sock'),
+        '--boot-config',
+        join(partyDir, 'enclave.json'),
+        '--aws-credentials',
+        credentialsFile,
+      );
+    }
     const proxy = await startProcess([
       'parent-proxy',
       '--enclave',
@@ -155,38 +200,44 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       `${sock('secrets.sock')}=127.0.0.1:${smPort}`,
       '--allowlist',
       allowlist,
+      ...bootArgs,
     ]);
-    const enclaveArgs = [
-      'enclave',
-      '--party',
-      String(id),
-      '--listen',
-      sock('enclave.sock'),
-      '--kms-endpoint',
-      'http://kms.local-1.sim',
-      '--kms-via',
-      sock('kms.sock'),
-      '--secrets-endpoint',
-      'http://secretsmanager.local-1.sim',
-      '--secrets-via',
-      sock('secrets.sock'),
-      '--region',
-      'local-1',
-      '--credentials',
-      credentialsFile,
-      '--kms-key-id',
-      created.KeyMetadata!.Arn!,
-      '--coordinator-key',
-      join(dir, 'coordinator.pub.pem'),
+    const nsmArgs = [
       '--nsm',
       'simulated',
       '--nsm-root-cert',
       join(dir, 'nsm-root.pem'),
       '--nsm-root-key',
       join(dir, 'nsm-root.key'),
-      '--round-timeout-ms',
-      String(options.roundTimeoutMs ?? 8000),
     ];
+    const enclaveArgs = options.boot
+      ? ['enclave', '--boot', sock('boot.sock'), ...nsmArgs]
+      : [
+          'enclave',
+          '--party',
+          String(id),
+          '--listen',
+          deployment.listen,
+          '--kms-endpoint',
+          deployment.kms.endpoint,
+          '--kms-via',
+          deployment.kms.via,
+          '--secrets-endpoint',
+          deployment.secretsManager.endpoint,
+          '--secrets-via',
+          deployment.secretsManager.via,
+          '--region',
+          deployment.region,
+          '--credentials',
+          credentialsFile,
+          '--kms-key-id',
+          deployment.kmsKeyId,
+          '--coordinator-key',
+          join(dir, 'coordinator.pub.pem'),
+          ...nsmArgs,
+          '--round-timeout-ms',
+          String(deployment.roundTimeoutMs),
+        ];
     const bundle = options.bundleFor?.(id);
     if (bundle) enclaveArgs.push('--bundle', bundle);
     const enclave = await startProcess(enclaveArgs);

@@ -366,10 +366,22 @@ test('a wrong secret key is refused; an unknown access key is unrecognized', asy
   refuses(unknown, 'UnrecognizedClientException');
 });
 
-test('session tokens are refused (only long-term keys are configured)', async () => {
-  const request = await sdkSigned({ credential: { ...PARTY, sessionToken: 'token' } });
-  assert.ok(request.headers['x-amz-security-token']);
-  refuses(request, 'UnrecognizedClientException');
+test('a session token is refused for a long-term key and required for a temporary one', async () => {
+  const withToken = await sdkSigned({ credential: { ...PARTY, sessionToken: 'token' } });
+  assert.ok(withToken.headers['x-amz-security-token']);
+  refuses(withToken, 'UnrecognizedClientException');
+
+  const temporary: AwsCredential = { ...PARTY, sessionToken: 'FwoGZXIvYXdzEJr//session+token=' };
+  const options: SigV4Options = { ...OPTIONS, credentials: [OTHER, temporary] };
+  const good = await sdkSigned({ credential: temporary });
+  assert.equal(verifySigV4(good, options), temporary);
+  const withoutToken = await sdkSigned({ credential: PARTY });
+  refuses(withoutToken, 'UnrecognizedClientException', options);
+  const otherToken = await sdkSigned({ credential: { ...temporary, sessionToken: 'not-it' } });
+  refuses(otherToken, 'UnrecognizedClientException', options);
+  // A token swapped after signing (the header is also covered by the signature).
+  const swapped = withHeader(good, 'x-amz-security-token', 'not-it');
+  refuses(swapped, 'UnrecognizedClientException', options);
 });
 
 test('missing or garbled authorization is refused with the matching type', async () => {

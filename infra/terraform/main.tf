@@ -35,6 +35,7 @@ module "party" {
   coordinator_security_group_id = module.coordinator.security_group_id
   endpoints_security_group_id   = module.network.endpoints_security_group_id
   coordinator_port              = var.coordinator_port
+  coordinator_public_key_pem    = var.coordinator_public_key_pem
   secret_prefix                 = var.secret_prefix
   tags                          = local.tags
 }

@@ -138,6 +138,16 @@ variable "coordinator_port" {
   default     = 7000
 }
 
+variable "coordinator_public_key_pem" {
+  description = "The coordinator's Ed25519 identity public key (SPKI PEM; the public half of its --identity-key). Every enclave gets it at boot and refuses channels whose transcript it did not sign."
+  type        = string
+
+  validation {
+    condition     = startswith(trimspace(var.coordinator_public_key_pem), "-----BEGIN PUBLIC KEY-----")
+    error_message = "coordinator_public_key_pem must be a PEM public key."
+  }
+}
+
 variable "secret_prefix" {
   description = "Secrets Manager prefix of sealed shares (the enclave's default is mpc-kms/keys)."
   type        = string

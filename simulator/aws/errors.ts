@@ -32,4 +32,6 @@ export interface AwsCredential {
   readonly secretAccessKey: string;
   /** IAM ARN, e.g. `arn:aws:iam::111122223333:role/mpc-kms-party-1`. */
   readonly principal: string;
+  /** Present for temporary credentials (an instance role's): requests must then carry it. */
+  readonly sessionToken?: string;
 }

@@ -18,7 +18,9 @@
  *   7. recompute the signature, constant-time compare    InvalidSignatureException
  *
  * Deliberately not supported (each refused, never skipped): query-string (presigned) auth,
- * the `Date` header instead of `x-amz-date`, `UNSIGNED-PAYLOAD`, session tokens, SigV4a.
+ * the `Date` header instead of `x-amz-date`, `UNSIGNED-PAYLOAD`, SigV4a. A session token is
+ * accepted only for a credential configured with one (temporary credentials, as an instance
+ * role's), must then be present and signed, and is compared in constant time.
  *
  * Messages mirror AWS's wording where it is well known; none echo the secret key or signature.
  */
@@ -358,10 +360,6 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): AwsCr
       throw incomplete(`Header '${name}' must be signed.`);
     }
   }
-  if (request.headers['x-amz-security-token'] !== undefined) {
-    // Only long-term access keys are configured; a session token cannot belong to any of them.
-    throw unrecognizedClient();
-  }
   const amzDate = parseAmzDate(amzDateValue);
   if (amzDate === undefined) {
     throw incomplete("'X-Amz-Date' must be an ISO 8601 basic timestamp (YYYYMMDDTHHMMSSZ).");
@@ -405,6 +403,7 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): AwsCr
   // only through the HMAC below.
   const credential = options.credentials.find((c) => c.accessKeyId === auth.accessKeyId);
   if (credential === undefined) throw unrecognizedClient();
+  checkSessionToken(credential, singleHeader(request, 'x-amz-security-token'));
 
   // 6. Payload. When the client states the body hash it is part of the signature, so it must
   // be the hash of the body that actually arrived; otherwise the body could be swapped.
@@ -432,4 +431,21 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): AwsCr
   const provided = Buffer.from(auth.signature, 'hex');
   if (!timingSafeEqual(expected, provided)) throw invalidSignature(SIGNATURE_MISMATCH);
   return credential;
+}
+
+/**
+ * Temporary credentials are the triple (key id, secret, token): a key id of a long-term key with
+ * a token, or a temporary key id without its token, is no credential at all. The token is
+ * already covered by the signature (every x-amz-* header is), so this only checks it is the one
+ * issued with the key.
+ */
+function checkSessionToken(credential: AwsCredential, token: string | undefined): void {
+  if (credential.sessionToken === undefined) {
+    if (token !== undefined) throw unrecognizedClient();
+    return;
+  }
+  if (token === undefined) throw unrecognizedClient();
+  const expected = createHash('sha256').update(credential.sessionToken, 'utf8').digest();
+  const given = createHash('sha256').update(token, 'utf8').digest();
+  if (!timingSafeEqual(expected, given)) throw unrecognizedClient();
 }

@@ -207,11 +207,20 @@ resource "aws_instance" "parent" {
   # The units themselves are nitro/systemd/*.service in the repository, baked into the AMI under
   # /opt/mpc-kms/nitro/systemd/; user data only writes this party's settings and starts them.
   user_data = templatefile("${path.module}/user-data.sh.tftpl", {
-    party_id           = var.party_id
-    region             = var.region
-    kms_key_arn        = aws_kms_key.party.arn
-    secret_prefix      = var.secret_prefix
-    coordinator_port   = var.coordinator_port
+    party_id         = var.party_id
+    region           = var.region
+    kms_key_arn      = aws_kms_key.party.arn
+    secret_prefix    = var.secret_prefix
+    coordinator_port = var.coordinator_port
+    enclave_config = jsonencode({
+      party          = tonumber(var.party_id)
+      listen         = "vsock:any:5000"
+      region         = var.region
+      kms            = { endpoint = "https://kms.${var.region}.amazonaws.com", via = "vsock:3:8000" }
+      secretsManager = { endpoint = "https://secretsmanager.${var.region}.amazonaws.com", via = "vsock:3:8001" }
+      kmsKeyId       = aws_kms_key.party.arn
+      coordinatorKey = var.coordinator_public_key_pem
+    })
     enclave_cpu_count  = var.enclave_cpu_count
     enclave_memory_mib = var.enclave_memory_mib
   })

@@ -79,6 +79,11 @@ variable "coordinator_port" {
   type        = number
 }
 
+variable "coordinator_public_key_pem" {
+  description = "The coordinator's Ed25519 identity public key (SPKI PEM), written into the enclave's boot document."
+  type        = string
+}
+
 variable "secret_prefix" {
   description = "Secrets Manager name prefix under which enclaves store sealed shares (enclave/share-store.ts default: mpc-kms/keys)."
   type        = string
