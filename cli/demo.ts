@@ -30,7 +30,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { HealthView, KeyView, Scheme, SignatureView } from '../coordinator/service-types.js';
 import { toHex, utf8 } from '../protocol/bytes.js';
 import { simUp, type RunningSim } from '../simulator/up.js';
-import { ethereumAddress, solanaAddress, taprootAddress } from './addresses.js';
+import { ethereumAddress, solanaAddress, taprootAddress } from '../coordinator/chains/addresses.js';
 import { Api, ApiError, Checks, duration, hexBytes, row, short } from './demo-api.js';
 import { checkAttestations, checkAudit, loadTrust, type Trust } from './demo-audit.js';
 import {

@@ -1,5 +1,5 @@
 /**
- * cli/addresses.ts against published vectors, byte for byte: EIP-55's own examples and
+ * coordinator/chains/addresses.ts against published vectors, byte for byte: EIP-55's own examples and
  * well-known private key → address pairs for Ethereum; BIP86's and BIP341's key-path vectors for
  * the Taproot output key and address; BIP350's version 1 example for bech32m; Solana program
  * ids for base58. Then the refusals: wrong lengths and points off the curve.
@@ -11,13 +11,16 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bech32m } from '@scure/base';
 import fc from 'fast-check';
 import {
+  addressesFor,
   checksumAddress,
   ethereumAddress,
   solanaAddress,
   taprootAddress,
   taprootOutputKey,
+  taprootTweak,
+  witnessV0Address,
   witnessV1Address,
-} from '../cli/addresses.js';
+} from '../coordinator/chains/addresses.js';
 import { toHex } from '../protocol/bytes.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -123,4 +126,58 @@ test('refusals: wrong lengths, points off the curve', () => {
   );
   assert.throws(() => witnessV1Address(new Uint8Array(20)), TypeError);
   assert.throws(() => solanaAddress(new Uint8Array(31)), TypeError);
+});
+
+test('taprootTweak: the BIP341 vector tweak, and the one tweak taprootOutputKey uses', () => {
+  // BIP341 wallet-test-vectors.json, scriptPubKey[0]: internal key, tweak, tweaked key.
+  const internal = hex('d6889cb081036e0faefa3a35157ad71086b123b2b144b649798b494c300a961d');
+  const t = taprootTweak(internal);
+  assert.equal(
+    t.toString(16).padStart(64, '0'),
+    'b86e7be8f39bab32a6f2c0443abbc210f0edac0e2c53d501b36b64437d9c6c70',
+  );
+  // Q = P + t·G, computed here from the tweak, equals what taprootOutputKey returns.
+  const P = secp256k1.Point.fromBytes(new Uint8Array([0x02, ...internal]));
+  const Q = P.add(secp256k1.Point.BASE.multiply(t));
+  assert.equal(toHex(Q.toBytes(true).subarray(1)), toHex(taprootOutputKey(internal)));
+  assert.throws(() => taprootTweak(new Uint8Array(31)), TypeError);
+  const five = new Uint8Array(32);
+  five[31] = 5;
+  assert.throws(() => taprootTweak(five));
+});
+
+test('bech32 version 0: BIP173 P2WPKH and P2WSH examples', () => {
+  assert.equal(
+    witnessV0Address(hex('751e76e8199196d454941c45d1b3a323f1433bd6')),
+    'bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4',
+  );
+  assert.equal(
+    witnessV0Address(hex('1863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262'), 'tb'),
+    'tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7',
+  );
+  assert.throws(() => witnessV0Address(new Uint8Array(21)), TypeError);
+});
+
+test('addressesFor: one chain per scheme, from the key as the service returns it', () => {
+  assert.deepEqual(
+    addressesFor(
+      'ecdsa-secp256k1',
+      hex('0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798'),
+    ),
+    { evm: '0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf' },
+  );
+  assert.deepEqual(
+    addressesFor(
+      'schnorr-secp256k1-bip340',
+      hex('cc8a4bc64d897bddc5fbc2f670f7a8ba0b386779106cf1223c6fc5d7cd6fc115'),
+    ),
+    { bitcoinTaproot: 'bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr' },
+  );
+  assert.deepEqual(addressesFor('eddsa-ed25519', new Uint8Array(32)), {
+    solana: '11111111111111111111111111111111',
+  });
+  // Each scheme's key length only: a 32-byte key is no ECDSA key, a 33-byte one no x-only key.
+  assert.throws(() => addressesFor('ecdsa-secp256k1', new Uint8Array(32)), TypeError);
+  assert.throws(() => addressesFor('schnorr-secp256k1-bip340', new Uint8Array(33)), TypeError);
+  assert.throws(() => addressesFor('eddsa-ed25519', new Uint8Array(33)), TypeError);
 });

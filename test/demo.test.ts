@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { checksumAddress } from '../cli/addresses.js';
+import { checksumAddress } from '../coordinator/chains/addresses.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 

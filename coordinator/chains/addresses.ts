@@ -1,20 +1,24 @@
 /**
- * Chain addresses for the public keys the service returns, so that `mpc-kms demo` can show what a
- * wallet would do with them. Pure functions over bytes; every input is checked before use (a
- * wrong length or a point off the curve throws), because an address computed from a malformed
- * key would look just as plausible as a real one and could receive funds nobody can spend.
+ * Chain addresses for the public keys the service holds. The service uses them to tell a caller
+ * where a key receives funds and to check spending requests against policy; `mpc-kms demo` shows
+ * them too. Pure functions over bytes; every input is checked before use (a wrong length or a
+ * point off the curve throws), because an address computed from a malformed key would look just
+ * as plausible as a real one and could receive funds nobody can spend.
  *
  * - Ethereum: EIP-55 mixed-case checksum over the last 20 bytes of keccak256(uncompressed key).
  * - Bitcoin Taproot: BIP341 key-path-only output key (the BIP86 construction), encoded per
  *   BIP350 (bech32m, witness version 1).
  * - Solana: base58 of the 32-byte Ed25519 public key.
  *
- * These are for display and tests. None of them signs anything; a signature for a Taproot output
- * would have to be made with the tweaked key, which the service does not do.
+ * A Taproot output is spent with a signature by the tweaked key Q = P + t·G, not by the key P the
+ * service generated, so the service signs Taproot spends with Q. The tweak t is public (a hash of
+ * P), so applying it to a shared key reveals nothing; what matters is that the address shown and
+ * the key signed with agree, hence one definition of t for both: `taprootTweak` below.
  */
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
-import { base58, bech32m } from '@scure/base';
+import { base58, bech32, bech32m } from '@scure/base';
+import type { Scheme } from '../service-types.js';
 
 const { Point } = secp256k1;
 const ORDER = Point.Fn.ORDER;
@@ -62,22 +66,35 @@ export function ethereumAddress(compressedKey: Uint8Array): string {
 }
 
 /**
- * The BIP341 output key for a key-path-only Taproot output: Q = P + t·G with
- * t = int(tagged_hash("TapTweak", x(P))), where P is the point with even y whose x is the
- * given x-only key (BIP340 `lift_x`). BIP341 recommends this commitment to an empty script tree
+ * The BIP341 tweak of a key-path-only output: t = int(tagged_hash("TapTweak", x(P))), with no
+ * script-tree commitment after x(P). BIP341 recommends committing to an empty tree this way
  * rather than using P untweaked, so that the internal key cannot hide a script path; BIP86 uses
- * the same construction. Returns x(Q), the 32-byte witness program.
+ * the same construction. The x-only key is lifted first so that no tweak is ever computed for
+ * bytes that are not a key.
+ *
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0341.mediawiki ("Constructing and spending Taproot outputs", taproot_tweak_pubkey)
+ */
+export function taprootTweak(xOnly: Uint8Array): bigint {
+  requireBytes(xOnly, 32, 'an x-only key');
+  // lift_x refuses an x that is not below p or has no point on the curve.
+  schnorr.utils.lift_x(bigIntOf(xOnly));
+  const t = bigIntOf(schnorr.utils.taggedHash('TapTweak', xOnly));
+  // BIP341 taproot_tweak_pubkey: "if t >= SECP256K1_ORDER: raise ValueError".
+  if (t >= ORDER) throw new RangeError('TapTweak hash is not below the group order');
+  return t;
+}
+
+/**
+ * The BIP341 output key for a key-path-only Taproot output: Q = P + t·G with t from
+ * `taprootTweak`, where P is the point with even y whose x is the given x-only key (BIP340
+ * `lift_x`). Returns x(Q), the 32-byte witness program.
  *
  * @see https://github.com/bitcoin/bips/blob/master/bip-0341.mediawiki ("Constructing and spending Taproot outputs")
  * @see https://github.com/bitcoin/bips/blob/master/bip-0086.mediawiki
  */
 export function taprootOutputKey(xOnly: Uint8Array): Uint8Array {
-  requireBytes(xOnly, 32, 'an x-only key');
-  // lift_x refuses an x that is not below p or has no point on the curve.
+  const t = taprootTweak(xOnly);
   const P = schnorr.utils.lift_x(bigIntOf(xOnly));
-  const t = bigIntOf(schnorr.utils.taggedHash('TapTweak', xOnly));
-  // BIP341 taproot_tweak_pubkey: "if t >= SECP256K1_ORDER: raise ValueError".
-  if (t >= ORDER) throw new RangeError('TapTweak hash is not below the group order');
   const Q = P.add(Point.BASE.multiply(t));
   // Q = P + t·G is infinity only if t ≡ -log(P), i.e. with negligible probability; refuse it.
   if (Q.equals(Point.ZERO)) throw new RangeError('the tweaked key is the point at infinity');
@@ -94,6 +111,20 @@ export function taprootOutputKey(xOnly: Uint8Array): Uint8Array {
 export function witnessV1Address(program: Uint8Array, hrp = 'bc'): string {
   requireBytes(program, 32, 'a version 1 witness program');
   return bech32m.encode(hrp, [1, ...bech32m.toWords(program)]);
+}
+
+/**
+ * A segwit version 0 address (P2WPKH for a 20-byte program, P2WSH for 32), encoded with bech32
+ * (BIP173): version 0 is the one witness version that keeps the original checksum constant;
+ * BIP350 moved versions 1 and up to bech32m.
+ *
+ * @see https://github.com/bitcoin/bips/blob/master/bip-0173.mediawiki
+ */
+export function witnessV0Address(program: Uint8Array, hrp = 'bc'): string {
+  if (!(program instanceof Uint8Array) || (program.length !== 20 && program.length !== 32)) {
+    throw new TypeError('a version 0 witness program must be 20 or 32 bytes');
+  }
+  return bech32.encode(hrp, [0, ...bech32.toWords(program)]);
 }
 
 /**
@@ -117,4 +148,29 @@ export function taprootAddress(xOnly: Uint8Array, hrp = 'bc'): string {
 export function solanaAddress(key: Uint8Array): string {
   requireBytes(key, 32, 'an Ed25519 public key');
   return base58.encode(key);
+}
+
+/** The address of a key, by scheme: each scheme's key belongs to exactly one of the chains here. */
+export type ChainAddress = { evm: string } | { bitcoinTaproot: string } | { solana: string };
+
+/**
+ * The mainnet address of a key as the service returns it: a 33-byte compressed key for
+ * 'ecdsa-secp256k1' (Ethereum and EVM chains share the address), a 32-byte x-only key for
+ * 'schnorr-secp256k1-bip340' (a `bc1p…` key-path-only Taproot address), a 32-byte key for
+ * 'eddsa-ed25519' (Solana).
+ */
+export function addressesFor(scheme: Scheme, publicKey: Uint8Array): ChainAddress {
+  switch (scheme) {
+    case 'ecdsa-secp256k1':
+      return { evm: ethereumAddress(publicKey) };
+    case 'schnorr-secp256k1-bip340':
+      return { bitcoinTaproot: taprootAddress(publicKey) };
+    case 'eddsa-ed25519':
+      return { solana: solanaAddress(publicKey) };
+    default: {
+      // A new scheme must choose its chain here rather than fall through to no address.
+      const unknown: never = scheme;
+      throw new TypeError(`no address for scheme ${String(unknown)}`);
+    }
+  }
 }
