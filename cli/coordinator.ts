@@ -3,13 +3,15 @@
  *
  *   mpc-kms coordinator --data DIR [--host H] [--port P] [--database-url URL]
  *     --party ID=ADDR... --identity-key PEM --trust-root PEM [--expected-pcrs FILE]
+ *     [--presign-pool N]
  *
  * `--party` names each party's parent proxy (its coordinator address, e.g. `tcp:10.0.1.5:7000`
  * or `unix:PATH`); `--identity-key` is the coordinator's Ed25519 private key (PEM), whose public
  * half every enclave is configured with; `--trust-root` anchors the enclaves' attestation
  * documents (AWS's Nitro root in production, the simulator's root locally) and
  * `--expected-pcrs` (JSON `{"0": hex, "1": hex, "2": hex}`) is the image they must report.
- * `DATABASE_URL` may stand for `--database-url`; `MPC_KMS_ADMIN_TOKEN`, when set, is ensured as
+ * `--presign-pool` (default 16, 0 for none) is how many ECDSA presignatures are kept ready per key
+ * and signer set in use (coordinator/presign-pool.ts). `DATABASE_URL` may stand for `--database-url`; `MPC_KMS_ADMIN_TOKEN`, when set, is ensured as
  * an admin token. Prints `{"ready":true,"url":URL}` when serving; logs JSON lines on stderr;
  * SIGINT/SIGTERM stop it with exit 0; bad arguments exit 2.
  */
@@ -24,7 +26,7 @@ import { parseAddress, type StreamAddress } from '../transport/index.js';
 
 export const COORDINATOR_USAGE =
   'usage: mpc-kms coordinator --data DIR [--host H] [--port P] [--database-url URL] ' +
-  '--party ID=ADDR... --identity-key PEM --trust-root PEM [--expected-pcrs FILE]';
+  '--party ID=ADDR... --identity-key PEM --trust-root PEM [--expected-pcrs FILE] [--presign-pool N]';
 
 export async function coordinatorCommand(
   args: readonly string[],
@@ -63,6 +65,7 @@ function parseCoordinatorArgs(args: readonly string[], env: NodeJS.ProcessEnv): 
       'identity-key': { type: 'string' },
       'trust-root': { type: 'string' },
       'expected-pcrs': { type: 'string' },
+      'presign-pool': { type: 'string', default: '16' },
     },
     strict: true,
     allowPositionals: true,
@@ -101,6 +104,10 @@ function parseCoordinatorArgs(args: readonly string[], env: NodeJS.ProcessEnv): 
   for (const index of [0, 1, 2]) {
     if (!expectedPcrs.has(index)) throw new Error('--expected-pcrs must give PCR0, PCR1 and PCR2');
   }
+  const pool = values['presign-pool'];
+  if (!/^\d{1,4}$/.test(pool) || Number(pool) > 1000) {
+    throw new Error('--presign-pool must be an integer in 0..1000');
+  }
   const databaseUrl = values['database-url'] ?? env.DATABASE_URL;
   const adminToken = env.MPC_KMS_ADMIN_TOKEN;
   return {
@@ -111,6 +118,7 @@ function parseCoordinatorArgs(args: readonly string[], env: NodeJS.ProcessEnv): 
     parents,
     identity: createPrivateKey(readFileSync(values['identity-key'])),
     enclavePolicy: { root, expectedPcrs, maxDocumentAgeMs: 5 * 60 * 1000 },
+    presignaturePool: Number(pool),
     ...(adminToken ? { adminToken } : {}),
     logger: createLogger({ destination: process.stderr }),
   };

@@ -22,17 +22,19 @@ commands:
           [--credentials FILE] [--nsm-root PEM]...
                         run the simulated KMS and Secrets Manager until SIGINT/SIGTERM
   coordinator --data DIR [--host H] [--port P] [--database-url URL] --party ID=ADDR...
-              --identity-key PEM --trust-root PEM [--expected-pcrs FILE]
+              --identity-key PEM --trust-root PEM [--expected-pcrs FILE] [--presign-pool N]
                         the REST API in front of the enclaves (DATABASE_URL, MPC_KMS_ADMIN_TOKEN)
   audit verify FILE [--root PEM] [--pcr I=HEX]...
                         check an exported audit log: hash chain and enclave acknowledgements
-  enclave --party N --listen ADDR --kms-endpoint URL --kms-via ADDR --secrets-endpoint URL
-          --secrets-via ADDR --region R --credentials FILE --kms-key-id ID --coordinator-key PEM
-          --nsm simulated --nsm-root-cert PEM --nsm-root-key PEM [--bundle DIR] [--trust-root PEM]
-          [--expected-pcrs FILE] [--max-channel-age-s S] [--round-timeout-ms MS]
+  enclave (--boot ADDR | --party N --listen ADDR --kms-endpoint URL --kms-via ADDR
+          --secrets-endpoint URL --secrets-via ADDR --region R --credentials FILE
+          --kms-key-id ID --coordinator-key PEM [--max-channel-age-s S] [--round-timeout-ms MS])
+          (--nsm nitro [--nsm-helper PATH] | --nsm simulated --nsm-root-cert PEM
+          --nsm-root-key PEM [--bundle DIR]) [--trust-root PEM] [--expected-pcrs FILE]
                         the enclave signer: attested channels, ceremonies, sealing through KMS
   parent-proxy --enclave ADDR --coordinator-listen ADDR [--forward LISTEN=HOST:PORT]...
-               --allowlist FILE
+               --allowlist FILE [--boot-listen ADDR --boot-config FILE
+               [--aws-credentials FILE]]
                         on an enclave's parent instance: pipe the coordinator to the enclave's
                         control port and the enclave to allowlisted TCP targets (e.g. KMS),
                         until SIGINT/SIGTERM; ADDR is vsock:CID:PORT, unix:PATH or tcp:HOST:PORT

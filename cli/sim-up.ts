@@ -2,9 +2,10 @@
  * `mpc-kms sim up`: the whole local system (see simulator/up.ts). What `npm start` runs.
  *
  *   mpc-kms sim up [--parties N] [--threshold T] [--port P] [--data DIR] [--bundle DIR] [--upgrade]
+ *                  [--presign-pool N]
  *
  * Defaults: 3 parties, threshold 2 (what `mpc-kms demo` uses for its keys), port 8080, data in
- * `./.mpc-kms`. Prints `admin token: …` (from MPC_KMS_ADMIN_TOKEN, or the one kept in the data
+ * `./.mpc-kms`, 16 ECDSA presignatures kept ready per key and signer set (`--presign-pool`). Prints `admin token: …` (from MPC_KMS_ADMIN_TOKEN, or the one kept in the data
  * directory, made on the first start) and then `mpc-kms ready: http://127.0.0.1:P`; on a
  * terminal it also prints progress (processes, ceremonies with timings), and is quiet otherwise.
  * SIGINT/SIGTERM stop every process and exit 0.
@@ -13,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { simUp } from '../simulator/up.js';
 
 export const SIM_UP_USAGE =
-  'usage: mpc-kms sim up [--parties N] [--threshold T] [--port P] [--data DIR] [--bundle DIR] [--upgrade]';
+  'usage: mpc-kms sim up [--parties N] [--threshold T] [--port P] [--data DIR] [--bundle DIR] ' +
+  '[--upgrade] [--presign-pool N]';
 
 export async function simUpCommand(
   args: readonly string[],
@@ -28,6 +30,7 @@ export async function simUpCommand(
     data: string;
     bundle?: string;
     upgrade: boolean;
+    presignaturePool: number;
   };
   try {
     const { values, positionals } = parseArgs({
@@ -39,6 +42,7 @@ export async function simUpCommand(
         data: { type: 'string', default: '.mpc-kms' },
         bundle: { type: 'string' },
         upgrade: { type: 'boolean', default: false },
+        'presign-pool': { type: 'string', default: '16' },
       },
       strict: true,
       allowPositionals: true,
@@ -59,6 +63,7 @@ export async function simUpCommand(
       data: values.data,
       ...(values.bundle ? { bundle: values.bundle } : {}),
       upgrade: values.upgrade,
+      presignaturePool: int(values['presign-pool'], '--presign-pool', 0, 1000),
     };
   } catch (error) {
     err(`mpc-kms sim up: ${error instanceof Error ? error.message : String(error)}`);
@@ -85,6 +90,7 @@ export async function simUpCommand(
       ...(env.MPC_KMS_ADMIN_TOKEN ? { adminToken: env.MPC_KMS_ADMIN_TOKEN } : {}),
       ...(options.bundle ? { bundle: options.bundle } : {}),
       upgrade: options.upgrade,
+      presignaturePool: options.presignaturePool,
       progress,
     });
   } catch (error) {

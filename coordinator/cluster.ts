@@ -290,10 +290,13 @@ export class Cluster {
     return first;
   }
 
-  /** Signs with a FROST key (Ed25519 or BIP340): the coordinator aggregates and checks. */
+  /**
+   * Signs with a FROST key (Ed25519 or BIP340): the coordinator aggregates and checks. With
+   * `taproot` (BIP340 only) the signature is for the BIP341 key-path output key.
+   */
   async signSchnorr(
     info: KeyInfo,
-    request: { signers: readonly PartyId[]; message: Uint8Array; path?: string },
+    request: { signers: readonly PartyId[]; message: Uint8Array; path?: string; taproot?: boolean },
   ): Promise<Signed<Uint8Array>> {
     if (info.scheme === 'ecdsa-secp256k1') throw new TypeError('signSchnorr is for FROST keys');
     const signers = [...request.signers].sort((a, b) => a - b);
@@ -308,6 +311,7 @@ export class Cluster {
         message: request.message,
         signers,
         ...(request.path ? { path: request.path } : {}),
+        ...(request.taproot ? { taproot: true } : {}),
       }),
     );
     const signed = await this.#aggregate<AggregatorOutput>(
@@ -323,6 +327,7 @@ export class Cluster {
         message: request.message,
         path: request.path ?? '',
         presignatureId: new Uint8Array(),
+        taproot: request.taproot === true,
       },
     );
     return { ...signed, output: signed.output.signature };
@@ -357,6 +362,7 @@ export class Cluster {
         message: request.digest,
         path: request.path ?? '',
         presignatureId: presignature.id,
+        taproot: false,
       },
     );
   }

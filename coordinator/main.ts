@@ -32,6 +32,8 @@ export interface CoordinatorConfig {
   readonly adminToken?: string;
   readonly logger: Logger;
   readonly requestTimeoutMs?: number;
+  /** ECDSA presignatures kept ready per key and signer set (Service option); default 16. */
+  readonly presignaturePool?: number;
 }
 
 export interface RunningCoordinator {
@@ -65,6 +67,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     metrics,
     parties: [...config.parents.keys()],
     enclavePolicy: config.enclavePolicy,
+    ...(config.presignaturePool !== undefined ? { presignaturePool: config.presignaturePool } : {}),
   });
   if (config.adminToken) await service.ensureToken(config.adminToken, 'bootstrap admin', 'admin');
 
@@ -100,6 +103,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     service,
     close: async () => {
       clearInterval(heal);
+      service.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       cluster.close();

@@ -29,8 +29,10 @@ export interface Metrics {
    * blamed is the culprit party id, or "none" when no party is to blame (keep it bounded).
    */
   readonly ceremonyFailures: Counter<'reason' | 'blamed'>;
-  /** `presignature_pool_size{key}`: ECDSA presignatures ready for one key. */
-  readonly presignaturePoolSize: Gauge<'key'>;
+  /** ECDSA presignatures ready, by key and signer set. */
+  readonly presignaturePoolAvailable: Gauge<'key_id' | 'signers'>;
+  /** The size the pool refills each (key, signer set) to. */
+  readonly presignaturePoolTarget: Gauge<'key_id' | 'signers'>;
   /** `healthy_parties`: enclaves whose channel is up and attested. */
   readonly healthyParties: Gauge;
   /** `quorum_threshold`: the parties a signature needs (the largest threshold among the keys). */
@@ -90,10 +92,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['reason', 'blamed'],
       registers: [registry],
     }),
-    presignaturePoolSize: new Gauge({
-      name: 'presignature_pool_size',
-      help: 'ECDSA presignatures ready to use, by key.',
-      labelNames: ['key'],
+    presignaturePoolAvailable: new Gauge({
+      name: 'presignature_pool_available',
+      help: 'ECDSA presignatures ready to use, by key and signer set.',
+      labelNames: ['key_id', 'signers'],
+      registers: [registry],
+    }),
+    presignaturePoolTarget: new Gauge({
+      name: 'presignature_pool_target',
+      help: 'The number of presignatures the pool keeps ready, by key and signer set.',
+      labelNames: ['key_id', 'signers'],
       registers: [registry],
     }),
     healthyParties: new Gauge({

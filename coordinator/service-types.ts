@@ -5,7 +5,9 @@
  * audit log. Every refusal is a `ServiceError` whose code maps to one HTTP status of DESIGN.md's
  * contract.
  */
+import type { ChainAddress } from './chains/index.js';
 import type { Role } from './store/types.js';
+import type { TransactionRequest } from './transactions.js';
 
 export type { Role };
 
@@ -70,6 +72,8 @@ export interface KeyView {
   readonly chainCode: string;
   readonly epoch: number;
   readonly createdAt: string;
+  /** The root key's address on the chain its scheme serves (EVM, Bitcoin Taproot, Solana). */
+  readonly addresses: ChainAddress;
 }
 
 export interface PolicyView {
@@ -146,12 +150,18 @@ export interface CoordinatorService {
     caller: Caller,
     id: string,
     request: { path: string },
-  ): Promise<{ path: string; publicKey: string; chainCode: string }>;
+  ): Promise<{ path: string; publicKey: string; chainCode: string; addresses: ChainAddress }>;
   sign(
     caller: Caller,
     id: string,
     request: { digest?: string; message?: string; path?: string; signers?: number[] },
   ): Promise<SignatureView>;
+  /** Decodes, checks against policy, signs and returns a transaction (coordinator/transactions.ts). */
+  signTransaction(
+    caller: Caller,
+    id: string,
+    request: TransactionRequest,
+  ): Promise<Record<string, unknown>>;
   refresh(caller: Caller, id: string): Promise<{ epoch: number }>;
   getPolicy(caller: Caller, id: string): Promise<PolicyView>;
   putPolicy(caller: Caller, id: string, policy: PolicyView): Promise<PolicyView>;

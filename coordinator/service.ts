@@ -12,7 +12,7 @@
  * spends it.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { toHex } from '../protocol/bytes.js';
+import { fromHex, toHex } from '../protocol/bytes.js';
 import { derivePath } from '../protocol/derive.js';
 import type { PresignaturePublic } from '../protocol/ecdsa/presignature.js';
 import type { PartyId } from '../protocol/errors.js';
@@ -21,7 +21,17 @@ import { ProtocolError } from '../protocol/errors.js';
 import { decodeKeyPublic, encodeKeyPublic, type EnclavePolicy } from '../enclave/index.js';
 import { verifyAttestation } from '../attestation/index.js';
 import { canonicalJson, linkHash } from './audit.js';
+import { addressesFor, ChainInputError, type ChainAddress } from './chains/index.js';
 import { CeremonyError, type Cluster, type KeyInfo, type Signed } from './cluster.js';
+import { PresignaturePool } from './presign-pool.js';
+import {
+  TRANSACTION_SCHEMES,
+  normalizeDestination,
+  prepareTransaction,
+  type PreparedTransaction,
+  type SigningOutput,
+  type TransactionRequest,
+} from './transactions.js';
 import type { Metrics } from './metrics.js';
 import {
   ServiceError,
@@ -50,6 +60,8 @@ export interface ServiceOptions {
   readonly enclavePolicy: EnclavePolicy;
   /** How long a fetched attestation is shown before a fresh one is asked for. */
   readonly attestationTtlMs?: number;
+  /** ECDSA presignatures kept ready per key and signer set in use; default 16, 0 for none. */
+  readonly presignaturePool?: number;
 }
 
 interface Attested {
@@ -79,6 +91,7 @@ export class Service implements CoordinatorService {
   readonly #attestationTtlMs: number;
   readonly #attested = new Map<PartyId, Attested>();
   readonly #enclavePolicy: EnclavePolicy;
+  readonly #pool: PresignaturePool;
 
   constructor(options: ServiceOptions) {
     this.#cluster = options.cluster;
@@ -88,6 +101,21 @@ export class Service implements CoordinatorService {
     this.#now = options.now ?? (() => new Date());
     this.#attestationTtlMs = options.attestationTtlMs ?? 60_000;
     this.#enclavePolicy = options.enclavePolicy;
+    this.#pool = new PresignaturePool({
+      target: options.presignaturePool ?? 16,
+      presign: (info, signers) =>
+        this.#ceremony(info.scheme, 'presign', () => this.#cluster.presign(info, signers)),
+      moduleOf: (party) => this.#cluster.peers.attestation(party)?.moduleId ?? null,
+      observe: (keyId, signers, available, target) => {
+        this.#metrics.presignaturePoolAvailable.set({ key_id: keyId, signers }, available);
+        this.#metrics.presignaturePoolTarget.set({ key_id: keyId, signers }, target);
+      },
+    });
+  }
+
+  /** Stops background work (the presignature pool's refills). */
+  close(): void {
+    this.#pool.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -221,6 +249,11 @@ export class Service implements CoordinatorService {
       outcome: 'ok',
       ms: Math.round(performance.now() - started),
     });
+    if (request.scheme === 'ecdsa-secp256k1') {
+      // Fill the set a request without "signers" would use, so the first signature is fast.
+      const set = policy.allowedSignerSets[0] ?? parties.slice(0, request.threshold);
+      this.#pool.want(info, set);
+    }
     return view(record);
   }
 
@@ -238,7 +271,7 @@ export class Service implements CoordinatorService {
     caller: Caller,
     id: string,
     request: { path: string },
-  ): Promise<{ path: string; publicKey: string; chainCode: string }> {
+  ): Promise<{ path: string; publicKey: string; chainCode: string; addresses: ChainAddress }> {
     const record = await this.#key(caller, id, ['admin', 'signer'], 'derive');
     const info = keyInfo(record);
     let derived;
@@ -252,10 +285,12 @@ export class Service implements CoordinatorService {
     } catch (error) {
       throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : 'bad path');
     }
+    const publicKey = publicKeyBytes(record.scheme, derived.publicKey);
     return {
       path: request.path,
-      publicKey: toHex(publicKeyBytes(record.scheme, derived.publicKey)),
+      publicKey: toHex(publicKey),
       chainCode: toHex(derived.chainCode),
+      addresses: addressesFor(record.scheme, publicKey),
     };
   }
 
@@ -265,39 +300,203 @@ export class Service implements CoordinatorService {
     request: { digest?: string; message?: string; path?: string; signers?: number[] },
   ): Promise<SignatureView> {
     const record = await this.#key(caller, id, ['signer'], 'sign');
-    const info = keyInfo(record);
     const message = signingInput(record.scheme, request);
-    const policy = (await this.#store.getPolicy(id)) ?? { keyId: id, ...NO_POLICY, updatedAt: '' };
+    const policy = await this.#policy(id);
+    if (policy.destinations !== null || policy.dailyValueLimit !== null) {
+      // A bare digest could be any transaction: a key whose policy names destinations or a
+      // value limit signs only what the transaction routes can decode and check.
+      throw new ServiceError(
+        'FORBIDDEN',
+        'this key has a transaction policy: sign through /v1/keys/{id}/transactions/…',
+        { rule: policy.destinations !== null ? 'destinations' : 'dailyValueLimit' },
+      );
+    }
+    const path = request.path ?? '';
+    const { output, publicKey } = await this.#signWith(caller, record, policy, {
+      message,
+      path,
+      ...(request.signers ? { signers: request.signers } : {}),
+      taproot: false,
+      value: 0n,
+      audit: {},
+    });
+    const hex = toHex(publicKeyBytes(record.scheme, publicKey));
+    if (output instanceof Uint8Array) {
+      return {
+        signature: toHex(output),
+        r: toHex(output.subarray(0, 32)),
+        s: toHex(output.subarray(32)),
+        publicKey: hex,
+      };
+    }
+    return {
+      signature: toHex(output.compact),
+      r: toHex(output.compact.subarray(0, 32)),
+      s: toHex(output.compact.subarray(32)),
+      recoveryId: output.recoveryId,
+      der: toHex(output.der),
+      publicKey: hex,
+    };
+  }
+
+  /**
+   * Signs a transaction: decodes it, checks the key's destination and value policy against what
+   * it really does, signs its signing digest, and answers with the signed transaction.
+   */
+  async signTransaction(
+    caller: Caller,
+    id: string,
+    request: TransactionRequest,
+  ): Promise<Record<string, unknown>> {
+    const record = await this.#key(caller, id, ['signer'], 'sign');
+    const wanted = TRANSACTION_SCHEMES[request.chain];
+    if (record.scheme !== wanted) {
+      throw new ServiceError(
+        'UNPROCESSABLE',
+        `a ${request.chain} transaction is signed by a ${wanted} key; ${id} is ${record.scheme}`,
+      );
+    }
+    const info = keyInfo(record);
+    const path = request.body.path ?? '';
+    const derived = this.#derived(info, path);
+    let prepared: PreparedTransaction;
+    try {
+      prepared = prepareTransaction(request, publicKeyBytes(record.scheme, derived));
+    } catch (error) {
+      if (error instanceof ChainInputError) {
+        throw new ServiceError('UNPROCESSABLE', `${error.field}: ${error.message}`);
+      }
+      throw error;
+    }
+    const policy = await this.#policy(id);
+    await this.#checkTransactionPolicy(record, policy, prepared);
+    const { output } = await this.#signWith(caller, record, policy, {
+      message: prepared.message,
+      path,
+      taproot: prepared.taproot,
+      value: prepared.value,
+      audit: { chain: request.chain, destinations: prepared.destinations },
+    });
+    return prepared.finish(output);
+  }
+
+  async #policy(id: string): Promise<PolicyRecord> {
+    return (await this.#store.getPolicy(id)) ?? { keyId: id, ...NO_POLICY, updatedAt: '' };
+  }
+
+  #derived(info: KeyInfo, path: string) {
+    if (!path) return info.key.publicKey;
+    try {
+      return derivePath(groupByName(info.key.group), info.key.publicKey, info.key.chainCode, path)
+        .publicKey;
+    } catch (error) {
+      throw new ServiceError('BAD_REQUEST', error instanceof Error ? error.message : 'bad path');
+    }
+  }
+
+  async #checkTransactionPolicy(
+    record: KeyRecord,
+    policy: PolicyRecord,
+    prepared: PreparedTransaction,
+  ): Promise<void> {
+    const bounded = policy.destinations !== null || policy.dailyValueLimit !== null;
+    if (bounded && !prepared.fullyDecoded) {
+      throw new ServiceError(
+        'FORBIDDEN',
+        'the key has a transaction policy, and this transaction has effects it cannot check ' +
+          '(outputs not all signed for, or instructions other than transfers)',
+        { rule: policy.destinations !== null ? 'destinations' : 'dailyValueLimit' },
+      );
+    }
+    if (policy.destinations !== null) {
+      const allowed = new Set(policy.destinations.map(normalizeDestination));
+      const refused = prepared.destinations.filter((d) => !allowed.has(normalizeDestination(d)));
+      if (refused.length > 0) {
+        throw new ServiceError(
+          'FORBIDDEN',
+          `the key policy does not allow sending to ${refused.join(', ')}`,
+          { rule: 'destinations', refused },
+        );
+      }
+    }
+    if (policy.dailyValueLimit !== null) {
+      const since = new Date(this.#now().getTime() - 86_400_000).toISOString();
+      const spent = BigInt(await this.#store.sumValue(record.id, since));
+      const limit = BigInt(policy.dailyValueLimit);
+      if (spent + prepared.value > limit) {
+        throw new ServiceError(
+          'FORBIDDEN',
+          `the key's daily value limit ${limit} would be exceeded: ${spent} signed in the last 24 hours, this one sends ${prepared.value}`,
+          { rule: 'dailyValueLimit', spent: spent.toString(), limit: limit.toString() },
+        );
+      }
+    }
+  }
+
+  /**
+   * The one signing path: signer set, rates, attestations, the ceremony (ECDSA from the
+   * presignature pool when one is ready), then the value record and the audit entry.
+   */
+  async #signWith(
+    caller: Caller,
+    record: KeyRecord,
+    policy: PolicyRecord,
+    request: {
+      message: Uint8Array;
+      path: string;
+      signers?: number[];
+      taproot: boolean;
+      value: bigint;
+      audit: Record<string, unknown>;
+    },
+  ): Promise<{ output: SigningOutput; publicKey: Element }> {
+    const info = keyInfo(record);
+    const { message, path } = request;
+    const derived = this.#derived(info, path);
     const signers = this.#chooseSigners(record, policy, request.signers);
     await this.#checkRates(caller, record, policy);
     await this.#ensureAttested(signers);
 
-    const path = request.path ?? '';
     const started = performance.now();
-    let signed: Signed<
-      | Uint8Array
-      | { compact: Uint8Array; der: Uint8Array; recoveryId: number; r: bigint; s: bigint }
-    >;
+    let signed: Signed<SigningOutput>;
+    let presignature: string | undefined;
     try {
       if (record.scheme === 'ecdsa-secp256k1') {
-        const pre: PresignaturePublic = await this.#ceremony(record.scheme, 'presign', () =>
-          this.#cluster.presign(info, signers),
-        );
-        signed = await this.#ceremony(record.scheme, 'sign', () =>
-          this.#cluster.signEcdsa(info, pre, { digest: message, ...(path ? { path } : {}) }),
-        );
+        this.#pool.want(info, signers);
+        const sign = (pre: PresignaturePublic) => {
+          presignature = toHex(pre.id);
+          return this.#ceremony(record.scheme, 'sign', () =>
+            this.#cluster.signEcdsa(info, pre, { digest: message, ...(path ? { path } : {}) }),
+          );
+        };
+        const inline = async () =>
+          sign(
+            await this.#ceremony(record.scheme, 'presign', () =>
+              this.#cluster.presign(info, signers),
+            ),
+          );
+        const pooled = this.#pool.take(info, signers);
+        // A pooled presignature whose halves an enclave lost (it restarted between the
+        // pool's check and now) fails the round: one fresh presignature then decides.
+        signed = pooled ? await sign(pooled).catch(inline) : await inline();
       } else {
         signed = await this.#ceremony(record.scheme, 'sign', () =>
-          this.#cluster.signSchnorr(info, { signers, message, ...(path ? { path } : {}) }),
+          this.#cluster.signSchnorr(info, {
+            signers,
+            message,
+            ...(path ? { path } : {}),
+            ...(request.taproot ? { taproot: true } : {}),
+          }),
         );
       }
     } catch (error) {
       await this.#audit(caller, {
         action: 'sign',
-        keyId: id,
+        keyId: record.id,
         epoch: record.epoch,
         signers,
         path,
+        ...request.audit,
         messageSha256: sha256Hex(message),
         outcome: 'error',
         error: describe(error),
@@ -306,18 +505,22 @@ export class Service implements CoordinatorService {
       throw asServiceError(error);
     }
     await this.#store.recordSignature({
-      keyId: id,
+      keyId: record.id,
       tokenId: caller.tokenId,
       at: this.#iso(),
-      value: '0',
+      value: request.value.toString(),
     });
     await this.#audit(caller, {
       action: 'sign',
-      keyId: id,
+      keyId: record.id,
       epoch: record.epoch,
       signers,
       path,
+      ...request.audit,
+      ...(request.taproot ? { taproot: true } : {}),
+      ...(request.value > 0n ? { value: request.value.toString() } : {}),
       session: toHex(signed.sessionId),
+      ...(presignature ? { presignature } : {}),
       messageSha256: sha256Hex(message),
       outcome: 'ok',
       acks: [...signed.acks].map(([party, signature]) => ({
@@ -327,32 +530,7 @@ export class Service implements CoordinatorService {
       })),
       ms: Math.round(performance.now() - started),
     });
-    const publicKey = toHex(
-      publicKeyBytes(
-        record.scheme,
-        path
-          ? derivePath(groupByName(info.key.group), info.key.publicKey, info.key.chainCode, path)
-              .publicKey
-          : info.key.publicKey,
-      ),
-    );
-    const out = signed.output;
-    if (out instanceof Uint8Array) {
-      return {
-        signature: toHex(out),
-        r: toHex(out.subarray(0, 32)),
-        s: toHex(out.subarray(32)),
-        publicKey,
-      };
-    }
-    return {
-      signature: toHex(out.compact),
-      r: toHex(out.compact.subarray(0, 32)),
-      s: toHex(out.compact.subarray(32)),
-      recoveryId: out.recoveryId,
-      der: toHex(out.der),
-      publicKey,
-    };
+    return { output: signed.output, publicKey: derived };
   }
 
   async refresh(caller: Caller, id: string): Promise<{ epoch: number }> {
@@ -705,6 +883,7 @@ function view(record: KeyRecord): KeyView {
     chainCode: record.chainCode,
     epoch: record.epoch,
     createdAt: record.createdAt,
+    addresses: addressesFor(record.scheme, fromHex(record.publicKey)!),
   };
 }
 

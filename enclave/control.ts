@@ -60,6 +60,8 @@ export type ControlRequest =
       readonly path: string;
       /** ECDSA: the presignature to spend (its presigning session id); empty otherwise. */
       readonly presignatureId: Uint8Array;
+      /** BIP340: sign for the BIP341 key-path output key of the (derived) key. */
+      readonly taproot: boolean;
     }
   /** Stops a session of this id, if one runs: another party failed, or the caller gave up. */
   | { readonly kind: 'abort'; readonly reason: string }
@@ -163,6 +165,7 @@ export function encodeRequest(request: ControlRequest): Uint8Array {
       ids(w, request.signers);
       w.bytes(request.message);
       text(w, request.path).bytes(request.presignatureId);
+      w.u8(request.taproot ? 1 : 0);
       break;
     case 'abort':
       text(w, request.reason);
@@ -218,7 +221,9 @@ export function decodeRequest(bytes: Uint8Array, sender: PartyId): ControlReques
       const message = r.bytes(MAX_MESSAGE, 'message').slice();
       const path = readText(r, 'path');
       const presignatureId = r.bytes(32, 'presignature id').slice();
-      request = { kind, keyId, epoch, signers, message, path, presignatureId };
+      const flag = r.u8('taproot');
+      if (flag > 1) throw new ProtocolError('MALFORMED_MESSAGE', 'the taproot flag is 0 or 1');
+      request = { kind, keyId, epoch, signers, message, path, presignatureId, taproot: flag === 1 };
       break;
     }
     case 'abort':

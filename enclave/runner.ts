@@ -383,6 +383,10 @@ export class CeremonyRunner {
     checkSigners(record, request.signers, this.self);
     const participants = [COORDINATOR, ...request.signers];
     const path = request.path === '' ? undefined : request.path;
+    refuseUnless(
+      !request.taproot || record.scheme === 'schnorr-secp256k1-bip340',
+      'only a BIP340 key signs Taproot spends',
+    );
     if (record.scheme === 'ecdsa-secp256k1') {
       refuseUnless(request.message.length === 32, 'an ECDSA digest is 32 bytes');
       const presignature = await this.#vault.takePresignature(
@@ -424,6 +428,7 @@ export class CeremonyRunner {
           message: request.message,
           signers: request.signers,
           ...(path === undefined ? {} : { path }),
+          ...(request.taproot ? { taproot: true } : {}),
         },
         this.#rng,
       ),

@@ -132,7 +132,11 @@ export class KeyVault {
   addPresignature(keyId: string, presignature: Presignature): void {
     const entry = this.#entry(keyId);
     if (entry.presignatures.size >= MAX_PRESIGNATURES_PER_KEY) {
-      throw new SealError('STORE_REFUSED', `key ${keyId} already holds the most presignatures`);
+      // The oldest goes: a coordinator that restarted forgot its pool, and what it forgot must
+      // not fill this enclave for good. Dropping one never lets it be used twice.
+      const oldest = entry.presignatures.keys().next().value!;
+      entry.presignatures.get(oldest)!.consume(); // wipes its secrets; it is never used
+      entry.presignatures.delete(oldest);
     }
     entry.presignatures.set(toHex(presignature.public.id), presignature);
   }

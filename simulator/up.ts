@@ -54,6 +54,8 @@ export interface SimUpOptions {
   readonly bundle?: string;
   /** Add the current bundle's PCR0 to the KMS key policies when it changed. */
   readonly upgrade?: boolean;
+  /** The coordinator's `--presign-pool`; default its own (16). */
+  readonly presignaturePool?: number;
   /** Human progress lines (a terminal); JSON events only otherwise. */
   readonly progress: (line: string) => void;
 }
@@ -370,6 +372,9 @@ export async function simUp(options: SimUpOptions): Promise<RunningSim> {
         rootCert,
         '--expected-pcrs',
         pcrsPath,
+        ...(options.presignaturePool !== undefined
+          ? ['--presign-pool', String(options.presignaturePool)]
+          : []),
         ...parents.flatMap((p) => ['--party', p]),
       ],
       { ...process.env, MPC_KMS_ADMIN_TOKEN: adminToken },

@@ -35,6 +35,7 @@ import {
   type TokenView,
 } from '../coordinator/service-types.js';
 import type { IdempotencyRecord } from '../coordinator/store/types.js';
+import type { TransactionRequest } from '../coordinator/transactions.js';
 
 // -----------------------------------------------------------------------------------------------
 // Doubles
@@ -52,6 +53,7 @@ const KEY: KeyView = {
   chainCode: '22'.repeat(32),
   epoch: 0,
   createdAt: '2025-01-01T00:00:00.000Z',
+  addresses: { evm: '0x0000000000000000000000000000000000000001' },
 };
 const POLICY: PolicyView = {
   allowedSignerSets: [[1, 2]],
@@ -113,7 +115,12 @@ class FakeService implements CoordinatorService {
   }
   async derive(caller: Caller, id: string, request: { path: string }) {
     this.#record('derive', caller, id, request);
-    return { path: request.path, publicKey: '03' + '33'.repeat(32), chainCode: '44'.repeat(32) };
+    return {
+      path: request.path,
+      publicKey: '03' + '33'.repeat(32),
+      chainCode: '44'.repeat(32),
+      addresses: { evm: '0x0000000000000000000000000000000000000002' },
+    };
   }
   async sign(caller: Caller, id: string, request: unknown): Promise<SignatureView> {
     this.#record('sign', caller, id, request);
@@ -121,6 +128,14 @@ class FakeService implements CoordinatorService {
     // A different signature each call, so a replay is visibly the stored one.
     const n = this.count('sign').toString(16).padStart(2, '0');
     return { signature: n.repeat(64), r: n.repeat(32), s: n.repeat(32), publicKey: KEY.publicKey };
+  }
+  async signTransaction(
+    caller: Caller,
+    id: string,
+    request: TransactionRequest,
+  ): Promise<Record<string, unknown>> {
+    this.#record('signTransaction', caller, id, request);
+    return { chain: request.chain };
   }
   async refresh(caller: Caller, id: string): Promise<{ epoch: number }> {
     this.#record('refresh', caller, id);
@@ -297,12 +312,109 @@ const HAPPY_BODIES = {
     { name: 'audit team', role: 'auditor', keyIds: null },
     { name: 'root', role: 'admin' },
   ],
+  EvmTransactionRequest: [
+    {
+      type: 2,
+      chainId: 1,
+      nonce: 0,
+      to: '0x' + 'ab'.repeat(20),
+      value: '1000000000000000000',
+      gasLimit: 21000,
+      maxFeePerGas: '30000000000',
+      maxPriorityFeePerGas: 1,
+      data: '0x',
+    },
+    {
+      type: 0,
+      chainId: '5',
+      nonce: 3,
+      to: '0x' + '12'.repeat(20),
+      value: 0,
+      gasLimit: 50000,
+      gasPrice: 7,
+      data: '0xdeadbeef',
+      path: 'm/0',
+    },
+  ],
+  TaprootSpendRequest: [
+    {
+      // One input, one P2TR output: version 2, no witness yet.
+      transaction:
+        '02000000' +
+        '01' +
+        '11'.repeat(32) +
+        '00000000' +
+        '00' +
+        'fdffffff' +
+        '01' +
+        'e803000000000000' +
+        '22' +
+        '5120' +
+        '33'.repeat(32) +
+        '00000000',
+      inputIndex: 0,
+      prevouts: [{ value: 2000, scriptPubKey: '5120' + '44'.repeat(32) }],
+    },
+  ],
+  SolanaMessageRequest: [
+    {
+      message: Buffer.from([
+        1,
+        0,
+        1,
+        2,
+        ...new Array<number>(32).fill(7),
+        ...new Array<number>(32).fill(0),
+        ...new Array<number>(32).fill(9),
+        1,
+        1,
+        1,
+        0,
+        0,
+      ]).toString('base64'),
+    },
+  ],
 } as const;
 
 // -----------------------------------------------------------------------------------------------
 // Routes
 
 describe('routes: happy paths', () => {
+  test('POST /v1/keys/{id}/transactions/{chain} hands the service the decoded transaction', async () => {
+    const chains = [
+      ['evm', HAPPY_BODIES.EvmTransactionRequest],
+      ['bitcoin-taproot', HAPPY_BODIES.TaprootSpendRequest],
+      ['solana', HAPPY_BODIES.SolanaMessageRequest],
+    ] as const;
+    for (const [chain, bodies] of chains) {
+      for (const body of bodies) {
+        const reply = await call('POST', `/v1/keys/key-1/transactions/${chain}`, {
+          body,
+          token: SIGNER_TOKEN,
+        });
+        assert.equal(reply.status, 200, reply.text);
+        assert.deepEqual(reply.json, { chain });
+        const request = service.calls.at(-1)!.args[2] as TransactionRequest;
+        assert.equal(request.chain, chain);
+      }
+      const refused = await call('POST', `/v1/keys/key-1/transactions/${chain}`, {
+        body: { ...bodies[0], unexpected: true },
+        token: SIGNER_TOKEN,
+      });
+      assert.equal(refused.status, 400, refused.text);
+      const badPath = await call('POST', `/v1/keys/key-1/transactions/${chain}`, {
+        body: { ...bodies[0], path: "m/0'" },
+        token: SIGNER_TOKEN,
+      });
+      assert.equal(badPath.status, 400, badPath.text);
+      assert.match(badPath.text, /path/);
+    }
+    const evm = service.calls.find((c) => c.method === 'signTransaction')!.args[2] as {
+      body: { transaction: { value: bigint; to: Uint8Array } };
+    };
+    assert.equal(evm.body.transaction.value, 10n ** 18n);
+  });
+
   test('POST /v1/keys answers 201 with the key; the service gets the parsed body', async () => {
     for (const body of HAPPY_BODIES.CreateKeyRequest) {
       const reply = await call('POST', '/v1/keys', { body });
@@ -1025,7 +1137,7 @@ describe('OpenAPI document', () => {
       for (const method of Object.keys(operations)) documented.push(`${method} ${path}`);
     }
     const registered = registeredRoutes(app);
-    assert.equal(registered.length, 16);
+    assert.equal(registered.length, 19);
     assert.deepEqual(documented.sort(), registered);
   });
 

@@ -18,10 +18,10 @@
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { base58, bech32, bech32m } from '@scure/base';
+import { taprootTweak as protocolTaprootTweak } from '../../protocol/taproot.js';
 import type { Scheme } from '../service-types.js';
 
 const { Point } = secp256k1;
-const ORDER = Point.Fn.ORDER;
 
 function requireBytes(value: Uint8Array, length: number, what: string): void {
   if (!(value instanceof Uint8Array) || value.length !== length) {
@@ -66,22 +66,16 @@ export function ethereumAddress(compressedKey: Uint8Array): string {
 }
 
 /**
- * The BIP341 tweak of a key-path-only output: t = int(tagged_hash("TapTweak", x(P))), with no
- * script-tree commitment after x(P). BIP341 recommends committing to an empty tree this way
- * rather than using P untweaked, so that the internal key cannot hide a script path; BIP86 uses
- * the same construction. The x-only key is lifted first so that no tweak is ever computed for
- * bytes that are not a key.
- *
- * @see https://github.com/bitcoin/bips/blob/master/bip-0341.mediawiki ("Constructing and spending Taproot outputs", taproot_tweak_pubkey)
+ * The BIP341 tweak of a key-path-only output (protocol/taproot.ts: the one the signers use),
+ * with this file's errors: TypeError for a wrong length, RangeError for bytes that are no key.
  */
 export function taprootTweak(xOnly: Uint8Array): bigint {
   requireBytes(xOnly, 32, 'an x-only key');
-  // lift_x refuses an x that is not below p or has no point on the curve.
-  schnorr.utils.lift_x(bigIntOf(xOnly));
-  const t = bigIntOf(schnorr.utils.taggedHash('TapTweak', xOnly));
-  // BIP341 taproot_tweak_pubkey: "if t >= SECP256K1_ORDER: raise ValueError".
-  if (t >= ORDER) throw new RangeError('TapTweak hash is not below the group order');
-  return t;
+  try {
+    return protocolTaprootTweak(xOnly);
+  } catch (error) {
+    throw new RangeError(error instanceof Error ? error.message : 'not a Taproot internal key');
+  }
 }
 
 /**

@@ -38,8 +38,12 @@ import {
   type IdempotencyPolicy,
   type IdempotencyStore,
 } from './idempotency.js';
+import type { TransactionRequest } from '../transactions.js';
 import { openApiDocument } from './openapi.js';
 import {
+  evmTransactionBodySchema,
+  solanaMessageBodySchema,
+  taprootSpendBodySchema,
   auditQuerySchema,
   createKeyBodySchema,
   createTokenBodySchema,
@@ -305,6 +309,27 @@ export function createApp(options: AppOptions): express.Express {
       run: async ({ caller, id, body }) => json(200, await service.sign(caller, id, body)),
     }),
   );
+  const transactionRoute = <B>(
+    chain: TransactionRequest['chain'],
+    schema: z.ZodType<B>,
+    wrap: (body: B) => TransactionRequest,
+  ) =>
+    app.post(
+      `/v1/keys/:id/transactions/${chain}`,
+      endpoint({
+        id: true,
+        body: schema,
+        idempotency: 'honour',
+        run: async ({ caller, id, body }) =>
+          json(200, await service.signTransaction(caller, id, wrap(body))),
+      }),
+    );
+  transactionRoute('evm', evmTransactionBodySchema, (body) => ({ chain: 'evm', body }));
+  transactionRoute('bitcoin-taproot', taprootSpendBodySchema, (body) => ({
+    chain: 'bitcoin-taproot',
+    body,
+  }));
+  transactionRoute('solana', solanaMessageBodySchema, (body) => ({ chain: 'solana', body }));
   app.post(
     '/v1/keys/:id/refresh',
     endpoint({

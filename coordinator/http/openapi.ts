@@ -19,6 +19,9 @@ import {
   policyBodySchema,
   refreshBodySchema,
   signBodySchema,
+  evmTransactionBodySchema,
+  solanaMessageBodySchema,
+  taprootSpendBodySchema,
 } from './schemas.js';
 
 type Json = Record<string, unknown>;
@@ -85,6 +88,23 @@ const schemas: Record<string, Json> = {
       '`digest` (32 bytes) for ECDSA and BIP340 keys, `message` for Ed25519: exactly one.',
     oneOf: [{ required: ['digest'] }, { required: ['message'] }],
   },
+  EvmTransactionRequest: {
+    ...requestSchema(evmTransactionBodySchema),
+    description:
+      'type 2 (EIP-1559) or type 0 (legacy, EIP-155). Integers as JSON numbers (safe integers) ' +
+      'or decimal strings; data as 0x-hex; to as a 0x address (a mixed-case one must carry a ' +
+      'valid EIP-55 checksum).',
+  },
+  TaprootSpendRequest: {
+    ...requestSchema(taprootSpendBodySchema),
+    description:
+      'One input of an unsigned transaction (hex), spent by key path from this key’s BIP86 ' +
+      'output; prevouts lists every input’s spent output (BIP341 signs them all).',
+  },
+  SolanaMessageRequest: {
+    ...requestSchema(solanaMessageBodySchema),
+    description: 'A serialized Solana message (legacy or v0), base64; the key must be a signer.',
+  },
   RefreshRequest: requestSchema(refreshBodySchema),
   Policy: requestSchema(policyBodySchema),
   CreateTokenRequest: requestSchema(createTokenBodySchema),
@@ -102,12 +122,52 @@ const schemas: Record<string, Json> = {
     chainCode: hex('BIP32 chain code.', 32),
     epoch: { type: 'integer', description: 'Incremented by each refresh.' },
     createdAt: isoTime,
+    addresses: ref('Addresses'),
+  }),
+  Addresses: {
+    type: 'object',
+    description:
+      'The key’s address on the chain its scheme serves: evm (EIP-55) for ECDSA, ' +
+      'bitcoinTaproot (BIP86 output, bech32m) for BIP340, solana (base58) for Ed25519.',
+    properties: {
+      evm: { type: 'string' },
+      bitcoinTaproot: { type: 'string' },
+      solana: { type: 'string' },
+    },
+    minProperties: 1,
+    maxProperties: 1,
+  },
+  EvmTransactionSigned: object({
+    rawTransaction: { type: 'string', description: '0x-hex, ready for eth_sendRawTransaction.' },
+    hash: { type: 'string', description: '0x-hex transaction hash.' },
+    from: { type: 'string', description: 'The sender (EIP-55): the (derived) key’s address.' },
+  }),
+  TaprootSpendSigned: object({
+    transaction: hex('The transaction with this input’s witness filled in.'),
+    txid: hex('Its id, in the byte order explorers show.', 32),
+    inputIndex: { type: 'integer' },
+    sighash: hex('The BIP341 signature hash that was signed.', 32),
+    signature: hex('The BIP340 signature by the output key.', 64),
+    outputKey: hex('The tweaked output key (x-only).', 32),
+    address: { type: 'string', description: 'The output key’s bech32m address.' },
+  }),
+  SolanaMessageSigned: object({
+    signature: { type: 'string', description: 'base58, as Solana shows signatures.' },
+    signatureHex: hex('The same signature in hex.', 64),
+    signerIndex: { type: 'integer', description: 'This key’s place among the signers.' },
+    signer: { type: 'string', description: 'The signing key, base58.' },
+    transaction: {
+      type: 'string',
+      description: 'base64 wire transaction; other signers’ slots are zero-filled.',
+    },
+    complete: { type: 'boolean', description: 'True when this key is the only signer.' },
   }),
   KeyList: { type: 'array', items: ref('Key') },
   Derived: object({
     path: { type: 'string' },
     publicKey: hex('The child public key.'),
     chainCode: hex('The child chain code.', 32),
+    addresses: ref('Addresses'),
   }),
   Signature: object(
     {
@@ -325,6 +385,47 @@ export const openApiDocument = {
         },
       },
     },
+    ...Object.fromEntries(
+      (
+        [
+          [
+            'evm',
+            'signEvmTransaction',
+            'EvmTransactionRequest',
+            'EvmTransactionSigned',
+            'an EVM transaction (ECDSA key)',
+          ],
+          [
+            'bitcoin-taproot',
+            'signTaprootSpend',
+            'TaprootSpendRequest',
+            'TaprootSpendSigned',
+            'a Bitcoin Taproot key-path spend (BIP340 key)',
+          ],
+          [
+            'solana',
+            'signSolanaMessage',
+            'SolanaMessageRequest',
+            'SolanaMessageSigned',
+            'a Solana message (Ed25519 key)',
+          ],
+        ] as const
+      ).map(([chain, operationId, request, answer, what]) => [
+        `/v1/keys/{id}/transactions/${chain}`,
+        {
+          post: {
+            operationId,
+            summary: `Decode, check against the key policy (destinations, daily value) and sign ${what}.`,
+            parameters: [keyId, idempotencyKey],
+            requestBody: body(request),
+            responses: {
+              '200': jsonResponse('The signed transaction.', answer, replayed),
+              ...errors(...ERRORS_CEREMONY),
+            },
+          },
+        },
+      ]),
+    ),
     '/v1/keys/{id}/refresh': {
       post: {
         operationId: 'refresh',

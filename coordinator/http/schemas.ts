@@ -13,6 +13,7 @@
  * unsatisfiable (422), a key id that matches the pattern may still be unknown (404).
  */
 import { z } from 'zod';
+import { evmTransactionRequest, solanaSignRequest, taprootSpendRequest } from '../chains/index.js';
 import { ServiceError } from '../service-types.js';
 
 /** An error option for a field: "is required" when absent, "must be WHAT" when wrong. */
@@ -291,3 +292,30 @@ export function parseInput<T>(
   const { message, details } = describeIssues(where, issues);
   throw new ServiceError('BAD_REQUEST', message, details);
 }
+
+/**
+ * A transaction route's body: the chain's own schema (coordinator/chains/), whose optional
+ * `path` is then held to the same rule as everywhere else.
+ */
+function withDerivationPath<S extends z.ZodType<{ path?: string | undefined }>>(schema: S): S {
+  return schema.check((ctx) => {
+    const path = ctx.value.path;
+    if (path === undefined) return;
+    const result = derivationPathSchema.safeParse(path);
+    if (!result.success) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['path'],
+        message: result.error.issues[0]?.message ?? 'is not a derivation path',
+        input: path,
+      });
+    }
+  }) as S;
+}
+
+/** POST /v1/keys/{id}/transactions/evm. */
+export const evmTransactionBodySchema = withDerivationPath(evmTransactionRequest);
+/** POST /v1/keys/{id}/transactions/bitcoin-taproot. */
+export const taprootSpendBodySchema = withDerivationPath(taprootSpendRequest);
+/** POST /v1/keys/{id}/transactions/solana. */
+export const solanaMessageBodySchema = withDerivationPath(solanaSignRequest);

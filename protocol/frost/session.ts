@@ -37,6 +37,8 @@ export interface SignRequest {
   readonly signers: readonly PartyId[];
   /** Non-hardened BIP32-style path, e.g. "m/0/7"; empty or absent for the root key. */
   readonly path?: string;
+  /** BIP340 only: sign for the BIP341 key-path output key of the (derived) key. */
+  readonly taproot?: boolean;
 }
 
 export interface SignerOutput {
@@ -104,7 +106,7 @@ export function createSigner(
     throw new ProtocolError('INVALID_PARAMETERS', `party ${share.self} is not in the signing set`);
   }
   const { suite } = request;
-  const material = signingMaterial(suite, share, path);
+  const material = signingMaterial(suite, share, path, request.taproot === true);
   const secret = suite.group.mod(material.sign * (share.secretShare.reveal() + material.tweak));
   const nonces = commit(suite, BigInt(share.self), secret, rng);
   const own = nonces.commitment;
@@ -174,7 +176,7 @@ export function createAggregator(
 ): Machine<AggregatorState, FrostMessage, AggregatorOutput> {
   const { signers, path } = validateRequest(key, request);
   const { suite } = request;
-  const material = signingMaterial(suite, key, path);
+  const material = signingMaterial(suite, key, path, request.taproot === true);
   const rounds: Round<AggregatorState, FrostMessage, AggregatorOutput>[] = [
     {
       expect: () => ({ from: signers, broadcast: [], direct: ['commitment'] }),
