@@ -5,7 +5,10 @@
  * those enclaves' memory, its public half (`PresignaturePublic`) here. The pool keeps up to
  * `target` of them per (key, epoch, signer set) that callers have asked for, refilled in the
  * background one ceremony at a time: presigning is the heaviest arithmetic the enclaves do,
- * and running several at once would only slow down the signing rounds beside them.
+ * and running several at once would only slow down the signing rounds beside them. For the same
+ * reason a refill waits while signatures are being asked for (an enclave computes one thing at
+ * a time, so a presigning ceremony in progress delays the next online round by hundreds of
+ * milliseconds), unless the pool is down to a quarter of its target.
  *
  * Nothing here can cause a presignature to be used twice: `take` removes it before anyone sees
  * it, and each enclave deletes its half when it signs (and records the id in its ledger). What
@@ -30,6 +33,8 @@ export interface PresignaturePoolOptions {
   readonly log?: (event: Record<string, unknown>) => void;
   /** Pause after a failed ceremony before the next attempt; default 2 s, doubling to 60 s. */
   readonly retryMs?: number;
+  /** How long after the last `take` a refill waits, while above the low-water mark; 300 ms. */
+  readonly idleMs?: number;
 }
 
 interface Ready {
@@ -54,6 +59,8 @@ export class PresignaturePool {
   readonly #entries = new Map<string, Map<string, Entry>>();
   #running = false;
   #closed = false;
+  #lastTake = 0;
+  #again = false;
   #wake: NodeJS.Timeout | undefined;
 
   constructor(options: PresignaturePoolOptions) {
@@ -98,6 +105,7 @@ export class PresignaturePool {
     const label = signersLabel(set);
     const entry = this.#entries.get(info.keyId)?.get(label);
     if (!entry || entry.info.key.epoch !== info.key.epoch) return undefined;
+    this.#lastTake = Date.now();
     let found: PresignaturePublic | undefined;
     while (entry.ready.length > 0 && !found) {
       const next = entry.ready.shift()!;
@@ -158,11 +166,18 @@ export class PresignaturePool {
 
   /** Starts the refill loop unless it runs. */
   #kick(): void {
-    if (this.#running || this.#closed) return;
+    if (this.#closed) return;
+    if (this.#running) {
+      // Look again when the running pass ends: what it decided may be out of date.
+      this.#again = true;
+      return;
+    }
     clearTimeout(this.#wake);
     this.#running = true;
+    this.#again = false;
     void this.#refill().finally(() => {
       this.#running = false;
+      if (this.#again) this.#kick();
     });
   }
 
@@ -181,6 +196,14 @@ export class PresignaturePool {
           this.#wake = setTimeout(() => this.#kick(), Math.max(50, Math.min(...waits)));
           this.#wake.unref();
         }
+        return;
+      }
+      const lowWater = Math.ceil(this.#options.target / 4);
+      const quietAt = this.#lastTake + (this.#options.idleMs ?? 300);
+      if (entry.ready.length >= lowWater && now < quietAt) {
+        // Signatures are being asked for: let their rounds have the enclaves.
+        this.#wake = setTimeout(() => this.#kick(), quietAt - now);
+        this.#wake.unref();
         return;
       }
       const { info, signers } = entry;
