@@ -14,31 +14,14 @@
  */
 import { z } from 'zod';
 import { evmTransactionRequest, solanaSignRequest, taprootSpendRequest } from '../chains/index.js';
+// One wording of field errors for every body, the chains' included.
+import { need, objectError } from '../chains/request-fields.js';
 import { ServiceError } from '../service-types.js';
-
-/** An error option for a field: "is required" when absent, "must be WHAT" when wrong. */
-function need(what: string): { error: (issue: { input?: unknown }) => string } {
-  return { error: (issue) => (issue.input === undefined ? 'is required' : `must be ${what}`) };
-}
 
 /** `unknown field "a"`, `unknown fields "a", "b"`: names are quoted as JSON, so never ambiguous. */
 function unknown(noun: string, keys: readonly string[] = []): string {
   const names = keys.map((key) => JSON.stringify(key)).join(', ');
   return `unknown ${noun}${keys.length === 1 ? '' : 's'} ${names}`;
-}
-
-/** The error option of a strict object: names unknown fields, and says when it is not an object. */
-function objectError(what: string): {
-  error: (issue: { code?: string; keys?: readonly string[]; input?: unknown }) => string;
-} {
-  return {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? unknown('field', issue.keys)
-        : issue.input === undefined
-          ? 'is required'
-          : `must be ${what}`,
-  };
 }
 
 /** At most this many bytes in a message to sign (Ed25519 signs the message itself). */
