@@ -74,6 +74,9 @@ interface Attested {
   readonly fetchedAt: number;
 }
 
+/** Decoded keys kept in memory; beyond this the one decoded first is dropped. */
+const MAX_CACHED_KEYS = 10_000;
+
 const NO_POLICY: Omit<PolicyRecord, 'keyId' | 'updatedAt'> = {
   allowedSignerSets: [],
   keyRatePerMinute: null,
@@ -92,6 +95,8 @@ export class Service implements CoordinatorService {
   readonly #attested = new Map<PartyId, Attested>();
   readonly #enclavePolicy: EnclavePolicy;
   readonly #pool: PresignaturePool;
+  /** Decoded keys by id, with the stored encoding they came from (a refresh replaces it). */
+  readonly #keyInfos = new Map<string, { readonly keyPublic: string; readonly info: KeyInfo }>();
 
   constructor(options: ServiceOptions) {
     this.#cluster = options.cluster;
@@ -273,7 +278,7 @@ export class Service implements CoordinatorService {
     request: { path: string },
   ): Promise<{ path: string; publicKey: string; chainCode: string; addresses: ChainAddress }> {
     const record = await this.#key(caller, id, ['admin', 'signer'], 'derive');
-    const info = keyInfo(record);
+    const info = this.#keyInfo(record);
     let derived;
     try {
       derived = derivePath(
@@ -356,7 +361,7 @@ export class Service implements CoordinatorService {
         `a ${request.chain} transaction is signed by a ${wanted} key; ${id} is ${record.scheme}`,
       );
     }
-    const info = keyInfo(record);
+    const info = this.#keyInfo(record);
     const path = request.body.path ?? '';
     const derived = this.#derived(info, path);
     let prepared: PreparedTransaction;
@@ -378,6 +383,22 @@ export class Service implements CoordinatorService {
       audit: { chain: request.chain, destinations: prepared.destinations },
     });
     return prepared.finish(output);
+  }
+
+  /**
+   * The key as the ceremonies take it. Decoding validates every point (for Ed25519, a
+   * prime-order check costing about a millisecond each), and the signing material derived from
+   * a key is cached by the decoded object: so the decoded key is kept, not redone per request.
+   */
+  #keyInfo(record: KeyRecord): KeyInfo {
+    const hit = this.#keyInfos.get(record.id);
+    if (hit && hit.keyPublic === record.keyPublic) return hit.info;
+    const info = keyInfo(record);
+    if (this.#keyInfos.size >= MAX_CACHED_KEYS) {
+      this.#keyInfos.delete(this.#keyInfos.keys().next().value!);
+    }
+    this.#keyInfos.set(record.id, { keyPublic: record.keyPublic, info });
+    return info;
   }
 
   async #policy(id: string): Promise<PolicyRecord> {
@@ -450,7 +471,7 @@ export class Service implements CoordinatorService {
       audit: Record<string, unknown>;
     },
   ): Promise<{ output: SigningOutput; publicKey: Element }> {
-    const info = keyInfo(record);
+    const info = this.#keyInfo(record);
     const { message, path } = request;
     const derived = this.#derived(info, path);
     const signers = this.#chooseSigners(record, policy, request.signers);
@@ -540,7 +561,7 @@ export class Service implements CoordinatorService {
     let next: KeyInfo;
     try {
       next = await this.#ceremony(record.scheme, 'refresh', () =>
-        this.#cluster.refresh(keyInfo(record)),
+        this.#cluster.refresh(this.#keyInfo(record)),
       );
     } catch (error) {
       await this.#audit(caller, {
