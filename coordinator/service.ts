@@ -317,7 +317,8 @@ export class Service implements CoordinatorService {
       );
     }
     const path = request.path ?? '';
-    const { output, publicKey } = await this.#signWith(caller, record, policy, {
+    const publicKey = this.#derived(this.#keyInfo(record), path);
+    const output = await this.#signWith(caller, record, policy, {
       message,
       path,
       ...(request.signers ? { signers: request.signers } : {}),
@@ -375,7 +376,7 @@ export class Service implements CoordinatorService {
     }
     const policy = await this.#policy(id);
     await this.#checkTransactionPolicy(record, policy, prepared);
-    const { output } = await this.#signWith(caller, record, policy, {
+    const output = await this.#signWith(caller, record, policy, {
       message: prepared.message,
       path,
       taproot: prepared.taproot,
@@ -470,10 +471,9 @@ export class Service implements CoordinatorService {
       value: bigint;
       audit: Record<string, unknown>;
     },
-  ): Promise<{ output: SigningOutput; publicKey: Element }> {
+  ): Promise<SigningOutput> {
     const info = this.#keyInfo(record);
     const { message, path } = request;
-    const derived = this.#derived(info, path);
     const signers = this.#chooseSigners(record, policy, request.signers);
     await this.#checkRates(caller, record, policy);
     await this.#ensureAttested(signers);
@@ -551,7 +551,7 @@ export class Service implements CoordinatorService {
       })),
       ms: Math.round(performance.now() - started),
     });
-    return { output: signed.output, publicKey: derived };
+    return signed.output;
   }
 
   async refresh(caller: Caller, id: string): Promise<{ epoch: number }> {

@@ -17,7 +17,6 @@ import {
   parseBitcoinTransaction,
   serializeBitcoinTransaction,
 } from '../coordinator/chains/bitcoin-tx.js';
-import { ChainInputError } from '../coordinator/chains/errors.js';
 import {
   p2trScriptPubKey,
   taprootKeyPathSighash,
@@ -26,6 +25,7 @@ import {
 } from '../coordinator/chains/taproot.js';
 import { taprootSpendRequest } from '../coordinator/chains/taproot-request.js';
 import { toHex } from '../protocol/bytes.js';
+import { refused } from './chain-refusals.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const N = secp256k1.Point.Fn.ORDER;
@@ -189,16 +189,6 @@ test('summary: destinations by address, value by hash type', () => {
   assert.equal(single.outputs[0]!.scriptPubKey, single.outputs[0]!.destination);
   assert.equal(single.value, 3_410_000_000n);
 });
-
-/** Expects a ChainInputError with this code (and field, if given). */
-function refused(f: () => unknown, code: string, field?: string): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof ChainInputError, String(e));
-    assert.equal(e.code, code, e.message);
-    if (field !== undefined) assert.equal(e.field, field, e.message);
-    return true;
-  });
-}
 
 test('parser refusals: truncated, trailing bytes, non-canonical CompactSize, superfluous witness', () => {
   refused(
